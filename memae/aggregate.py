@@ -1,0 +1,63 @@
+"""Collect the per-run metrics of one dataset into results/<dataset>/metrics.json.
+
+For one-class datasets (several splits) the per-class values are first averaged over classes for
+each seed; mean and std are then taken over seeds (std with ddof=1, null for a single seed).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import digest
+from .data.arrays import write_json
+
+
+def run_dir(results: Path, dataset: str, variant: str, split: str, seed: int) -> Path:
+    return Path(results) / dataset / variant / split / f"seed{seed}"
+
+
+def summarise(values: list[float]) -> dict:
+    a = np.asarray(values, dtype=float)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else None, "n": int(len(a))}
+
+
+def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path) -> dict:
+    proto = params["protocol"]
+    variants, per_split, wall = {}, {}, {}
+    for variant in proto["variants"]:
+        by_seed: dict[int, list[dict]] = {}
+        train_s = eval_s = 0.0
+        for seed in proto["seeds"]:
+            for split in proto["splits"]:
+                d = run_dir(results, dataset, variant, split, seed)
+                try:
+                    m = json.loads((d / "metrics.json").read_text())
+                    log = json.loads((d / "train_log.json").read_text())
+                except FileNotFoundError as e:
+                    raise FileNotFoundError(f"{e.filename} is missing: run train and evaluate for it") from None
+                by_seed.setdefault(seed, []).append({"split": split, **m["metrics"]})
+                train_s += log["train_s"]
+                eval_s += m["eval_s"]
+        names = [k for k in by_seed[proto["seeds"][0]][0] if k != "split"]
+        variants[variant] = {
+            name: summarise([np.mean([r[name] for r in rows]) for rows in by_seed.values()])
+            for name in names}
+        if len(proto["splits"]) > 1:
+            per_split[variant] = {
+                name: {s: float(np.mean([next(r[name] for r in rows if r["split"] == s)
+                                         for rows in by_seed.values()])) for s in proto["splits"]}
+                for name in names}
+        wall[variant] = {"train_s": train_s, "eval_s": eval_s}
+    result = {
+        "dataset": dataset, "profile": profile, "params_digest": digest(params),
+        "protocol": " ".join(proto["description"].split()),
+        "splits": proto["splits"], "seeds": proto["seeds"],
+        "variants": variants, "per_split": per_split,
+        "wall_time_s": {"total": sum(w["train_s"] + w["eval_s"] for w in wall.values()), **wall},
+        "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(out, result)
+    return result

@@ -1,0 +1,146 @@
+"""The `memae` command: one subcommand per pipeline step. Each reads the inputs it is given and
+writes its outputs atomically; Snakemake (workflow/) decides which steps run."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import DATASETS
+
+
+def _common(p: argparse.ArgumentParser, profile: bool = True) -> None:
+    if profile:
+        p.add_argument("--profile", default="paper", help="paper | quick | smoke (default: paper)")
+    p.add_argument("--params-dir", default="params", type=Path, help="folder of the params files")
+
+
+def cmd_fetch(a) -> None:
+    from .config import load_params
+    from .data import fetch, synthetic
+    if a.synthetic:
+        params = load_params(a.dataset, a.profile, a.params_dir)
+        mirror_root = a.dest.parent.parent / "mirror"
+        table = synthetic.make_mirror(a.dataset, mirror_root, params["data"]["synthetic_size"])
+        paths = fetch.fetch(a.dataset, a.dest, files=table, mirror=mirror_root / a.dataset)
+    else:
+        paths = fetch.fetch(a.dataset, a.dest)
+    for p in paths:
+        print(f"verified {p}")
+
+
+def cmd_prepare(a) -> None:
+    from . import datasets
+    from .config import load_params
+    summary = datasets.get(a.dataset).prepare(a.raw, a.out, load_params(a.dataset, a.profile, a.params_dir))
+    print({k: v for k, v in summary.items() if k != "features"})
+
+
+def cmd_train(a) -> None:
+    from .config import load_params
+    from .train import train
+    params = load_params(a.dataset, a.profile, a.params_dir)
+    log = train(a.dataset, a.prepared, a.variant, a.split, a.seed, params, a.out, a.threads)
+    print(f"trained {a.out} in {log['train_s']:.1f} s on {log['device']}")
+
+
+def cmd_evaluate(a) -> None:
+    from .config import load_params
+    from .evaluate import evaluate
+    r = evaluate(a.dataset, a.prepared, a.run, load_params(a.dataset, a.profile, a.params_dir), a.threads)
+    print(f"{a.run}: {r['metrics']}")
+
+
+def cmd_aggregate(a) -> None:
+    from .aggregate import aggregate
+    from .config import load_params
+    r = aggregate(a.dataset, a.profile, load_params(a.dataset, a.profile, a.params_dir), a.results, a.out)
+    for v, m in r["variants"].items():
+        print(v, {k: round(s["mean"], 4) for k, s in m.items()})
+
+
+def cmd_report(a) -> None:
+    from .config import load_pipeline
+    from .report import render
+    pipe = load_pipeline(a.params_dir, a.profile)
+    r = render(a.results, a.params_dir / "reported.yaml", pipe["datasets"], a.out)
+    print(f"wrote {a.out}: {r['counts']}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="memae", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True, metavar="STEP")
+
+    p = sub.add_parser("fetch", help="download (or copy from $MEMAE_MIRROR) and verify a dataset's raw files",
+                       description="Fetch a dataset's raw files into DEST: $MEMAE_MIRROR/<dataset>/<file> "
+                       "first, then each URL in turn; resumable; verified against the checksum table; "
+                       "written to a temporary name and renamed. --synthetic generates small data in "
+                       "the real formats instead (the smoke profile).")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("--dest", type=Path, required=True, help="raw folder, e.g. data/raw/mnist")
+    p.add_argument("--synthetic", action="store_true", help="generate small synthetic files instead")
+    _common(p)
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("prepare", help="decode raw files once into compact arrays",
+                       description="Turn verified raw files into the arrays training reads (uint8 "
+                       "images, float32 KDD features), written atomically with a summary.json.")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("--raw", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    _common(p)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train one run (dataset x variant x split x seed)",
+                       description="Train one run; checkpoints each epoch into OUT and resumes from "
+                       "there. Deterministic on CPU for a given seed; bf16 autocast on CUDA.")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("--prepared", type=Path, required=True)
+    p.add_argument("--variant", required=True, help="ae, memae_nonspar, memae, ae_l1, ...")
+    p.add_argument("--split", required=True, help="classK for one-class images, all for KDD")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads")
+    _common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a trained run's test set and compute its metrics",
+                       description="Writes RUN/scores.npz (per-sample score and label) and RUN/metrics.json.")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("--prepared", type=Path, required=True)
+    p.add_argument("--run", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=None)
+    _common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("aggregate", help="mean ± std over seeds of one dataset's runs",
+                       description="Collect RESULTS/<dataset>/<variant>/<split>/seed<k>/metrics.json "
+                       "into one metrics file.")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--out", type=Path, required=True)
+    _common(p)
+    p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("report", help="render reports/index.html: reported vs reproduced",
+                       description="Render the HTML report from results/<dataset>/metrics.json and "
+                       "params/reported.yaml.")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--out", type=Path, default=Path("reports/index.html"))
+    _common(p)
+    p.set_defaults(func=cmd_report)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"memae {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

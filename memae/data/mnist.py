@@ -1,0 +1,59 @@
+"""MNIST: the four IDX files (gzip) -> prepared uint8 arrays for the one-class protocol."""
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from . import arrays
+from .oneclass import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
+from .sources import SOURCES
+
+FILES = SOURCES["mnist"]
+_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse an IDX file (optionally gzip-compressed) into an array, checking its header."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path}: cannot read ({e}); fetch it again") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: IDX header truncated")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = np.dtype(_DTYPES[data[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise ValueError(f"{path}: IDX body has {len(data) - header} bytes, header says {expected}")
+    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def prepare(raw: Path, out: Path, params: dict | None = None) -> dict:
+    raw = Path(raw)
+    parts = {
+        "train_images": read_idx(raw / "train-images-idx3-ubyte.gz"),
+        "train_labels": read_idx(raw / "train-labels-idx1-ubyte.gz").astype(np.int64),
+        "test_images": read_idx(raw / "t10k-images-idx3-ubyte.gz"),
+        "test_labels": read_idx(raw / "t10k-labels-idx1-ubyte.gz").astype(np.int64),
+    }
+    for split in ("train", "test"):
+        if len(parts[f"{split}_images"]) != len(parts[f"{split}_labels"]):
+            raise ValueError(f"{raw}: {split} images and labels differ in count")
+    tmp = arrays.atomic_dir(out)
+    arrays.save(tmp, **parts)
+    summary = {"dataset": "mnist", "classes": [str(i) for i in range(10)],
+               "train": len(parts["train_labels"]), "test": len(parts["test_labels"]),
+               "image_shape": list(parts["train_images"].shape[1:])}
+    arrays.write_json(tmp / "summary.json", summary)
+    arrays.commit_dir(tmp, out)
+    return summary

@@ -1,0 +1,69 @@
+"""The one-class image protocol (reference section 4) shared by MNIST, CIFAR-10 and image folders.
+
+Prepared layout: train_images.npy / test_images.npy (uint8, N x H x W or N x H x W x C),
+train_labels.npy / test_labels.npy (int64), classes.json.
+Split "classK": class K is normal. Training uses class K's training images less a seeded
+validation hold-out; the test set is class K's test images (normal) plus images of the other
+classes (anomalous), subsampled to `eval.anomaly_fraction` of the test set when that is set.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from . import arrays
+
+
+def class_of(split: str) -> int:
+    if not split.startswith("class") or not split[5:].isdigit():
+        raise ValueError(f"one-class split must look like 'class3', got {split!r}")
+    return int(split[5:])
+
+
+def to_float(images: np.ndarray, scale: str) -> np.ndarray:
+    """uint8 (N,H,W[,C]) -> float32 (N,C,H,W) in [0,1] ("unit") or [-1,1] ("symmetric")."""
+    x = np.asarray(images, dtype=np.float32) / 255.0
+    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+    if scale == "symmetric":
+        x = x * 2.0 - 1.0
+    elif scale != "unit":
+        raise ValueError(f"data.scale must be 'unit' or 'symmetric', got {scale!r}")
+    return np.ascontiguousarray(x)
+
+
+def train_data(prepared, split: str, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    c = class_of(split)
+    labels = arrays.load(prepared, "train_labels", mmap=False)
+    idx = np.flatnonzero(labels == c)
+    if idx.size == 0:
+        raise ValueError(f"{prepared}: no training images of class {c}")
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(idx)
+    cap = params["train"]["max_train_samples"]
+    n_val = max(1, int(round(len(idx) * params["train"]["val_fraction"])))
+    val, train = idx[:n_val], idx[n_val:]
+    if cap:
+        train = train[:cap]
+    images = arrays.load(prepared, "train_images")
+    scale = params["data"]["scale"]
+    return to_float(images[np.sort(train)], scale), to_float(images[np.sort(val)], scale)
+
+
+def test_data(prepared, split: str, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (images, is_anomaly)."""
+    c = class_of(split)
+    labels = arrays.load(prepared, "test_labels", mmap=False)
+    normal, anomalous = np.flatnonzero(labels == c), np.flatnonzero(labels != c)
+    frac = params["eval"]["anomaly_fraction"]
+    if frac is not None:
+        n_anom = min(len(anomalous), int(round(len(normal) * frac / (1.0 - frac))))
+        rng = np.random.default_rng(10_000 + seed)
+        anomalous = np.sort(rng.choice(anomalous, n_anom, replace=False))
+    idx = np.concatenate([normal, anomalous])
+    y = np.concatenate([np.zeros(len(normal), np.int64), np.ones(len(anomalous), np.int64)])
+    images = arrays.load(prepared, "test_images")
+    return to_float(images[idx], params["data"]["scale"]), y
+
+
+def metrics(scores: np.ndarray, labels: np.ndarray, params: dict) -> dict:
+    return {"auc": float(roc_auc_score(labels, scores))}

@@ -1,0 +1,54 @@
+"""Scoring a trained run on its test set: per-sample reconstruction error and the dataset's metrics."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import datasets
+from .data.arrays import write_json
+from .device import autocast, describe, setup
+from .models import build_model
+from .variants import get_variant
+
+
+@torch.no_grad()
+def reconstruction_errors(net, x: np.ndarray, batch: int, device) -> np.ndarray:
+    """Mean squared error per sample, computed in float32."""
+    net.eval()
+    out = []
+    for i in range(0, len(x), batch):
+        xb = torch.from_numpy(x[i:i + batch]).to(device)
+        with autocast(device):
+            x_hat, _, _ = net(xb)
+        err = (x_hat.float() - xb.float()) ** 2
+        out.append(err.flatten(1).mean(dim=1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int | None = None) -> dict:
+    run = Path(run)
+    model_path = run / "model.pt"
+    if not model_path.exists():
+        raise FileNotFoundError(f"{model_path} is missing: train this run first (memae train)")
+    t0 = time.perf_counter()
+    device = setup(threads)
+    saved = torch.load(model_path, map_location=device, weights_only=False)
+    cfg = saved["config"]
+    net = build_model(cfg["model"], cfg["memory"], get_variant(cfg["variant"]), saved["input_shape"])
+    net.load_state_dict(saved["model"])
+    net.to(device)
+    ds = datasets.get(dataset)
+    x, y = ds.test_data(prepared, cfg["split"], cfg["seed"], params)
+    scores = reconstruction_errors(net, x, params["eval"]["batch_size"], device)
+    m = ds.metrics(scores, y, params)
+    tmp = run / "scores.tmp.npz"
+    np.savez_compressed(tmp, scores=scores.astype(np.float32), labels=y.astype(np.int8))
+    tmp.replace(run / "scores.npz")
+    result = {"metrics": m, "n_test": int(len(y)), "n_anomalous": int(y.sum()),
+              "eval_s": time.perf_counter() - t0, "device": describe(device),
+              "variant": cfg["variant"], "split": cfg["split"], "seed": cfg["seed"]}
+    write_json(run / "metrics.json", result)
+    return result

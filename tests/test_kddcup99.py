@@ -1,0 +1,60 @@
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from memae.data import kddcup99
+
+
+def record(proto="tcp", service="http", flag="SF", label="smurf.", value=0.0):
+    nums = [value] * (len(kddcup99.COLUMNS) - 1 - 3)
+    return [nums[0], proto, service, flag, *nums[1:], label]
+
+
+def test_encoding_one_hot_minmax_and_anomaly_label(tmp_path):
+    rows = [record(value=0.0), record("udp", "smtp", "S0", "normal.", 2.0),
+            record("icmp", "http", "SF", "neptune.", 4.0)]
+    df = pd.DataFrame(rows, columns=kddcup99.COLUMNS)
+    x, y, names = kddcup99.encode(df)
+    # 38 numeric + 3 protocols + 2 services + 2 flags
+    assert x.shape == (3, 38 + 3 + 2 + 2)
+    assert y.tolist() == [0, 1, 0]
+    assert x[:, 0].tolist() == [0.0, 0.5, 1.0]                  # min-max over the file
+    assert names[38:41] == ["protocol_type=icmp", "protocol_type=tcp", "protocol_type=udp"]
+    assert x[1, 38:41].tolist() == [0, 0, 1]                    # udp
+    assert (x[:, 38:].sum(axis=1) == 3).all()                   # one hot per symbolic column
+
+
+def test_short_record_is_reported_with_its_number(tmp_path):
+    path = tmp_path / "kddcup.data_10_percent.gz"
+    good = ",".join(map(str, record()))
+    with gzip.open(path, "wt") as f:
+        f.write(good + "\n" + ",".join(good.split(",")[:10]) + "\n")
+    with pytest.raises(ValueError, match="record 2"):
+        kddcup99.read_records(path)
+
+
+def test_split_is_seeded_disjoint_and_trains_on_attacks_only(tmp_path):
+    n = 200
+    y = (np.arange(n) % 5 == 0).astype(np.uint8)
+    np.save(tmp_path / "labels.npy", y)
+    np.save(tmp_path / "features.npy", np.arange(n, dtype=np.float32)[:, None])
+    params = {"eval": {"test_fraction": 0.5}, "train": {"val_fraction": 0.1, "max_train_samples": None}}
+    tr, va = kddcup99.train_data(tmp_path, "all", 3, params)
+    xt, yt = kddcup99.test_data(tmp_path, "all", 3, params)
+    used = set(tr[:, 0].astype(int)) | set(va[:, 0].astype(int))
+    assert not used & set(xt[:, 0].astype(int))
+    assert all(y[i] == 0 for i in used)
+    assert len(xt) == 100
+    assert not np.array_equal(kddcup99.test_data(tmp_path, "all", 4, params)[0], xt)
+
+
+@pytest.mark.realdata
+def test_real_file_gives_118_dims_and_19_7_percent_anomalies(shared_datasets):
+    df = kddcup99.read_records(shared_datasets / "kddcup99" / "kddcup.data_10_percent.gz")
+    x, y, names = kddcup99.encode(df)
+    assert len(y) == 494_021
+    assert x.shape[1] == 118
+    assert y.mean() == pytest.approx(0.197, abs=0.001)
+    assert 0.0 <= x.min() and x.max() <= 1.0
