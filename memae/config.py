@@ -20,7 +20,8 @@ NUM_OR_NONE = (int, float, type(None))
 
 # section -> key -> allowed types. The values themselves live in params/*.yaml.
 SCHEMA: dict[str, dict[str, tuple]] = {
-    "data": {"scale": (str,), "synthetic_size": (dict,)},
+    "data": {"scale": (str,), "synthetic_size": (dict,),
+             "frame_size": (list,), "clip_len": (int,)},     # video: [H, W] after resizing; frames per clip
     "model": {"kind": (str,), "channels": (list,), "kernels": (list,), "strides": (list,),
               "hidden": (list,), "code_dim": (int,), "activation": (str,),
               "output_activation": (str,), "init": (str,)},
@@ -28,10 +29,12 @@ SCHEMA: dict[str, dict[str, tuple]] = {
                "granularity": (str,)},
     "loss": {"entropy_weight": NUM, "l1_weight": NUM},
     "train": {"epochs": (int,), "batch_size": (int,), "lr": NUM, "weight_decay": NUM,
-              "val_fraction": NUM, "max_train_samples": INT_OR_NONE},
+              "val_fraction": NUM, "max_train_samples": INT_OR_NONE,
+              "clips_per_epoch": INT_OR_NONE},                    # video: clips drawn per epoch (null: all)
     "eval": {"batch_size": (int,), "anomaly_fraction": NUM_OR_NONE,
              "threshold_top_fraction": NUM_OR_NONE, "test_fraction": NUM_OR_NONE},
-    "protocol": {"splits": (list,), "seeds": (list,), "variants": (list,), "description": (str,)},
+    "protocol": {"splits": (list,), "seeds": (list,), "variants": (list,), "description": (str,),
+                 "sweep_num_items": (list,)},                     # memory sizes of the memae sweep
 }
 PIPELINE_SCHEMA = {"profile": (str,), "datasets": (list,), "data_root": (str,),
                    "synthetic_data": (bool,), "results_root": (str,)}

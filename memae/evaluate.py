@@ -1,4 +1,8 @@
-"""Scoring a trained run on its test set: per-sample reconstruction error and the dataset's metrics."""
+"""Scoring a trained run on its test set: per-sample reconstruction error and the dataset's metrics.
+
+Images and records: one score per sample. Video (the dataset's test_data returns
+memae.video.TestVideos): one score per scored frame, with its video and frame index.
+"""
 from __future__ import annotations
 
 import time
@@ -11,7 +15,8 @@ from . import datasets
 from .data.arrays import write_json
 from .device import autocast, describe, setup
 from .models import build_model
-from .variants import get_variant
+from .train import resolve_variant
+from .video import TestVideos, score_videos
 
 
 @torch.no_grad()
@@ -37,15 +42,24 @@ def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int
     device = setup(threads)
     saved = torch.load(model_path, map_location=device, weights_only=False)
     cfg = saved["config"]
-    net = build_model(cfg["model"], cfg["memory"], get_variant(cfg["variant"]), saved["input_shape"])
+    variant = resolve_variant(cfg["variant"], cfg)[0]  # cfg holds the sweep point's memory already
+    net = build_model(cfg["model"], cfg["memory"], variant, saved["input_shape"])
     net.load_state_dict(saved["model"])
     net.to(device)
     ds = datasets.get(dataset)
-    x, y = ds.test_data(prepared, cfg["split"], cfg["seed"], params)
-    scores = reconstruction_errors(net, x, params["eval"]["batch_size"], device)
-    m = ds.metrics(scores, y, params)
+    test = ds.test_data(prepared, cfg["split"], cfg["seed"], params)
+    batch = params["eval"]["batch_size"]
+    if isinstance(test, TestVideos):
+        out = score_videos(net, test, batch, device)
+        y = out["labels"]
+        m = ds.metrics(out["scores"], y, params, out["video"])
+    else:
+        x, y = test
+        out = {"scores": reconstruction_errors(net, x, batch, device).astype(np.float32),
+               "labels": y.astype(np.int8)}
+        m = ds.metrics(out["scores"], y, params)
     tmp = run / "scores.tmp.npz"
-    np.savez_compressed(tmp, scores=scores.astype(np.float32), labels=y.astype(np.int8))
+    np.savez_compressed(tmp, **out)
     tmp.replace(run / "scores.npz")
     result = {"metrics": m, "n_test": int(len(y)), "n_anomalous": int(y.sum()),
               "eval_s": time.perf_counter() - t0, "device": describe(device),

@@ -2,9 +2,9 @@
 resumable, deterministic on CPU, bf16 autocast on CUDA."""
 from __future__ import annotations
 
-import json
-import math
+import copy
 import os
+import re
 import time
 from pathlib import Path
 
@@ -37,9 +37,32 @@ def loss_terms(net, x: torch.Tensor, variant: Variant, loss_params: dict):
     return total, recon
 
 
+SWEEP_NAME = re.compile(r"^(?P<variant>[a-z0-9_]+?)_n(?P<num_items>\d+)$")
+
+
+def sweep_name(variant: str, num_items: int) -> str:
+    """Run name of a memory-size sweep point, e.g. memae_n500."""
+    return f"{variant}_n{num_items}"
+
+
+def resolve_variant(name: str, params: dict) -> tuple[Variant, dict]:
+    """A variant name, or a sweep point `<variant>_n<N>`: the variant with memory.num_items = N and
+    lambda scaled to keep lambda * N as in the params (the paper gives lambda in units of 1/N)."""
+    m = SWEEP_NAME.match(name)
+    if not m:
+        return get_variant(name), params
+    n = int(m["num_items"])
+    params = copy.deepcopy(params)
+    mem = params["memory"]
+    mem["shrink_thres"] = mem["shrink_thres"] * mem["num_items"] / n
+    mem["num_items"] = n
+    return get_variant(m["variant"]), params
+
+
 def run_config(dataset: str, variant: str, split: str, seed: int, params: dict) -> dict:
     """What determines a run's result: changing any of it restarts training from scratch."""
     keys = ("data", "model", "memory", "loss", "train")
+    params = resolve_variant(variant, params)[1]
     return {"dataset": dataset, "variant": variant, "split": split, "seed": seed,
             **{k: params[k] for k in keys}}
 
@@ -51,7 +74,7 @@ def _save_atomic(obj, path: Path) -> None:
 
 
 @torch.no_grad()
-def _val_loss(net, x: torch.Tensor, batch: int, device) -> float:
+def _val_loss(net, x, batch: int, device) -> float:
     net.eval()
     total = 0.0
     for i in range(0, len(x), batch):
@@ -68,10 +91,12 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     device = setup(threads, seed)
-    variant = get_variant(variant_name)
+    variant, params = resolve_variant(variant_name, params)
     ds = datasets.get(dataset)
+    # arrays (images, records) or clip sources (video: memae.video.ClipSource, read from a memmap)
     x_train, x_val = ds.train_data(prepared, split, seed, params)
-    x_train, x_val = torch.from_numpy(x_train), torch.from_numpy(x_val)
+    if isinstance(x_train, np.ndarray):
+        x_train, x_val = torch.from_numpy(x_train), torch.from_numpy(x_val)
     if device.type == "cuda":
         x_train, x_val = x_train.to(device), x_val.to(device)
     input_shape = list(x_train.shape[1:])
@@ -96,16 +121,20 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
             print(f"{ckpt_path} belongs to other settings: starting afresh")
     batch, epochs = tp["batch_size"], tp["epochs"]
     n = len(x_train)
+    if n == 0:
+        raise TrainingError(f"{prepared}: no training samples for split {split}")
+    per_epoch = min(n, tp.get("clips_per_epoch") or n)  # video: a random subset of clips per epoch
     net.train()
     bar = tqdm(range(start, epochs), desc=f"train {dataset}/{variant_name}/{split}/seed{seed}",
                unit="epoch", initial=start, total=epochs)
     for epoch in bar:
         t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen)[:per_epoch]
         total, recon_sum = 0.0, 0.0
-        for b, i in enumerate(range(0, n, batch)):
+        for b, i in enumerate(range(0, per_epoch, batch)):
             idx = perm[i:i + batch]
-            xb = x_train[idx.to(x_train.device)] if device.type == "cuda" else x_train[idx]
+            xb = x_train[idx.to(x_train.device)] if isinstance(x_train, torch.Tensor) else x_train[idx]
+            xb = xb.to(device, non_blocking=True)
             with autocast(device):
                 loss, recon = loss_terms(net, xb, variant, params["loss"])
             if not torch.isfinite(loss):
@@ -119,8 +148,9 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
             recon_sum += float(recon.detach()) * len(idx)
         val = _val_loss(net, x_val, batch, device)
         elapsed += time.perf_counter() - t0
-        history.append({"epoch": epoch + 1, "loss": total / n, "recon": recon_sum / n, "val_recon": val})
-        bar.set_postfix(loss=f"{total / n:.4g}", val=f"{val:.4g}")
+        history.append({"epoch": epoch + 1, "loss": total / per_epoch, "recon": recon_sum / per_epoch,
+                        "val_recon": val})
+        bar.set_postfix(loss=f"{total / per_epoch:.4g}", val=f"{val:.4g}")
         _save_atomic({"config_digest": key, "epoch": epoch, "model": net.state_dict(),
                       "optimizer": opt.state_dict(), "generator": gen.get_state(),
                       "torch_rng": torch.get_rng_state(), "history": history, "elapsed_s": elapsed},
@@ -129,6 +159,6 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
                   "input_shape": input_shape}, out / "model.pt")
     log = {"config": config, "config_digest": key, "history": history, "train_s": elapsed,
            "device": describe(device), "torch": torch.__version__, "n_train": n,
-           "n_val": len(x_val), "epochs": epochs}
+           "n_per_epoch": per_epoch, "n_val": len(x_val), "epochs": epochs}
     write_json(out / "train_log.json", log)
     return log
