@@ -1,19 +1,29 @@
-"""reports/index.html: the paper's tables, reported next to reproduced, rendered with jinja2."""
+"""reports/index.html: the paper's tables, reported next to reproduced, with the protocols, figures
+and provenance behind them, rendered with jinja2 into one self-contained file."""
 from __future__ import annotations
 
 import datetime
 import json
 import os
-import subprocess
+from numbers import Real
 from pathlib import Path
 
 import jinja2
 import yaml
 
 from . import datasets as dataset_modules
+from . import figures, provenance
+from .config import load_params
 from .variants import VARIANTS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
+VERDICTS = ("reproduced", "above", "short", "not run")
+# The paper's main claim, per dataset: each variant beats the next on the primary metric.
+CLAIM_ORDER = ("memae", "memae_nonspar", "ae")
+PRIMARY_METRIC = {"kddcup99": "f1"}   # auc elsewhere
+# Results that may stand in, labelled as approximations, for a dataset with none of its own.
+STAND_INS = {"cifar10": "cifar10_jpeg"}
+SWEEP = Path("ped2") / "sweep" / "metrics.json"
 
 
 class MetricsError(ValueError):
@@ -26,21 +36,50 @@ def load_reported(path: Path) -> dict:
         for variant in t["cells"]:
             if variant not in VARIANTS:
                 raise MetricsError(f"{path}: table {t['id']} names unknown variant {variant!r}")
+        for metric in t["metrics"]:
+            if metric not in doc["tolerances"]:
+                raise MetricsError(f"{path}: table {t['id']} uses metric {metric!r} with no tolerance")
     return doc
 
 
+def _is_num(x, none_ok: bool = False) -> bool:
+    return (x is None and none_ok) or (isinstance(x, Real) and not isinstance(x, bool))
+
+
 def load_metrics(path: Path) -> dict:
+    """A results/<dataset>/metrics.json written by `memae aggregate`, checked for the shape the
+    report reads."""
     try:
         m = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise MetricsError(f"{path}: cannot read metrics ({e})") from None
-    ok = isinstance(m, dict) and isinstance(m.get("variants"), dict) and all(
-        isinstance(v, dict) and all(isinstance(s, dict) and "mean" in s for s in v.values())
-        for v in m["variants"].values())
+    ok = (isinstance(m, dict) and isinstance(m.get("variants"), dict)
+          and isinstance(m.get("splits"), list) and isinstance(m.get("seeds"), list)
+          and all(isinstance(v, dict) and all(
+              isinstance(s, dict) and _is_num(s.get("mean")) and _is_num(s.get("std"), none_ok=True)
+              and isinstance(s.get("n"), int) for s in v.values()) for v in m["variants"].values()))
     if not ok:
-        raise MetricsError(f"{path}: not a metrics file of the expected shape "
-                           '{"variants": {"<variant>": {"<metric>": {"mean": x, "std": y, "n": k}}}}')
+        raise MetricsError(
+            f"{path}: not a metrics file of the expected shape {{\"dataset\", \"profile\", \"splits\": [...], "
+            '"seeds": [...], "variants": {"<variant>": {"<metric>": {"mean": x, "std": y, "n": k}}}}; '
+            "rerun `memae aggregate` for this dataset")
+    m.setdefault("dataset", Path(path).parent.name)
     return m
+
+
+def known_datasets(reported: dict) -> list[str]:
+    """The datasets of the paper's tables, then any other the pipeline implements."""
+    names = [ds for t in reported["tables"] for ds in t["datasets"]] + list(dataset_modules.MODULES)
+    return list(dict.fromkeys(names))
+
+
+def load_results(results: Path, names: list[str], selected: list[str]) -> dict[str, dict]:
+    metrics = {}
+    for ds in names:
+        path = Path(results) / ds / "metrics.json"
+        if ds in selected and path.exists():
+            metrics[ds] = load_metrics(path)
+    return metrics
 
 
 def verdict(reported: float | None, mean: float | None, tol: float) -> str:
@@ -49,7 +88,7 @@ def verdict(reported: float | None, mean: float | None, tol: float) -> str:
     if mean is None:
         return "not run"
     delta = mean - reported
-    if abs(delta) <= tol:
+    if abs(delta) <= tol + 1e-12:
         return "reproduced"
     return "above" if delta > 0 else "short"
 
@@ -62,6 +101,14 @@ def not_run_reason(dataset: str, selected: list[str]) -> str:
     return "no results yet: run the pipeline"
 
 
+def results_for(ds: str, metrics: dict[str, dict]) -> tuple[str | None, dict | None]:
+    """The results a table column shows: the dataset's own, else a labelled stand-in's."""
+    for name in (ds, STAND_INS.get(ds)):
+        if name in metrics:
+            return name, metrics[name]
+    return None, None
+
+
 def build_tables(reported: dict, metrics: dict[str, dict], selected: list[str]) -> list[dict]:
     tols = reported["tolerances"]
     tables = []
@@ -70,52 +117,135 @@ def build_tables(reported: dict, metrics: dict[str, dict], selected: list[str]) 
         for variant, by_ds in t["cells"].items():
             cells = []
             for ds in t["datasets"]:
+                shown, m = results_for(ds, metrics)
                 for metric in t["metrics"]:
                     rep = (by_ds.get(ds) or {}).get(metric)
-                    got = metrics.get(ds, {}).get("variants", {}).get(variant, {}).get(metric)
+                    got = (m or {}).get("variants", {}).get(variant, {}).get(metric)
                     mean = got["mean"] if got else None
+                    reason = None
+                    if not got:
+                        reason = (not_run_reason(ds, selected) if m is None else
+                                  f"variant {variant} not in the {shown} run" if variant not in m["variants"]
+                                  else f"metric {metric} not in the {shown} results")
                     cells.append({
-                        "dataset": ds, "metric": metric, "reported": rep,
+                        "dataset": ds, "metric": metric, "reported": rep, "tolerance": tols[metric],
                         "mean": mean, "std": got.get("std") if got else None,
                         "n": got.get("n") if got else None,
                         "delta": None if rep is None or mean is None else mean - rep,
-                        "verdict": verdict(rep, mean, tols[metric]),
-                        "reason": None if got else (
-                            not_run_reason(ds, selected) if ds not in metrics else
-                            f"variant {variant} not in the {ds} run"),
+                        "verdict": verdict(rep, mean, tols[metric]), "reason": reason,
+                        "stand_in": shown if shown not in (None, ds) else None,
                     })
             rows.append({"variant": variant, "label": VARIANTS[variant].label, "cells": cells})
-        tables.append({**t, "rows": rows})
+        shown = [results_for(ds, metrics)[0] for ds in t["datasets"]]
+        tables.append({**t, "rows": rows, "shown": [ds for ds in shown if ds]})
     return tables
 
 
-def git_state() -> dict:
-    def git(*args):
-        try:
-            return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
-
-
-def render(results: Path, reported_path: Path, selected: list[str], out: Path) -> dict:
-    reported = load_reported(reported_path)
-    metrics = {}
-    for ds in dataset_modules.MODULES:
-        path = Path(results) / ds / "metrics.json"
-        if path.exists() and ds in selected:
-            metrics[ds] = load_metrics(path)
-    tables = build_tables(reported, metrics, selected)
+def summarise(tables: list[dict]) -> dict:
+    """Counts of verdicts over every reported number, and the reasons behind the 'not run' ones."""
     cells = [c for t in tables for r in t["rows"] for c in r["cells"] if c["reported"] is not None]
-    counts = {k: sum(c["verdict"] == k for c in cells) for k in ("reproduced", "above", "short", "not run")}
+    counts = {k: sum(c["verdict"] == k for c in cells) for k in VERDICTS}
+    reasons: dict[str, set] = {}
+    for c in cells:
+        if c["verdict"] == "not run":
+            reasons.setdefault(c["reason"], set()).add(c["dataset"])
+    return {"counts": counts, "total": len(cells), "outside": counts["above"] + counts["short"],
+            "not_run": {r: sorted(ds) for r, ds in reasons.items()}}
+
+
+def _ordered(values: dict) -> bool | None:
+    if any(values.get(v) is None for v in CLAIM_ORDER):
+        return None
+    return all(values[a] > values[b] for a, b in zip(CLAIM_ORDER, CLAIM_ORDER[1:]))
+
+
+def main_claim(reported: dict, metrics: dict[str, dict]) -> list[dict]:
+    """Per dataset of the main tables: does memae > memae_nonspar > ae hold, in the paper and here?"""
+    rows = []
+    for t in reported["tables"]:
+        if not set(CLAIM_ORDER) <= set(t["cells"]) or t["id"] == "ablation":
+            continue
+        for ds in t["datasets"]:
+            metric = PRIMARY_METRIC.get(ds, "auc")
+            shown, m = results_for(ds, metrics)
+            ours = {v: ((m or {}).get("variants", {}).get(v, {}).get(metric) or {}).get("mean")
+                    for v in CLAIM_ORDER}
+            paper = {v: (t["cells"][v].get(ds) or {}).get(metric) for v in CLAIM_ORDER}
+            rows.append({"dataset": ds, "metric": metric, "ours": ours, "holds": _ordered(ours),
+                         "paper": paper, "paper_holds": _ordered(paper),
+                         "stand_in": shown if shown not in (None, ds) else None})
+    return rows
+
+
+def protocol(ds: str, profile: str, params_dir: Path, m: dict | None) -> dict:
+    """The protocol of one dataset in plain words, with the memory settings and the profile's
+    changes to the paper settings."""
+    profile = (m or {}).get("profile", profile)
+    path = Path(params_dir) / f"{ds}.yaml"
+    params = load_params(ds, profile, params_dir) if path.exists() else None
+    text = (m or {}).get("protocol") or (
+        " ".join(params["protocol"]["description"].split()) if params else f"no {path.name} yet")
+    memory = training = None
+    if params:
+        mem, tr = params["memory"], params["train"]
+        memory = (f"N = {mem['num_items']} items, {mem['addressing']}-product addressing"
+                  if mem["addressing"] == "dot" else f"N = {mem['num_items']} items, cosine addressing")
+        memory += (f", shrinkage λ = {mem['shrink_thres']} (MemAE), one query per "
+                   f"{'image' if mem['granularity'] == 'image' else 'code position'}")
+        training = f"{tr['epochs']} epochs, batch {tr['batch_size']}, Adam lr {tr['lr']}"
+    return {"dataset": ds, "text": text, "memory": memory, "training": training, "profile": profile,
+            "changes": provenance.profile_changes(ds, profile, params_dir) if params else []}
+
+
+def per_class(metrics: dict[str, dict]) -> list[dict]:
+    """Per-class values of one-class datasets: rows = classes, columns = variants."""
+    out = []
+    for ds, m in metrics.items():
+        per = m.get("per_split") or {}
+        metric = PRIMARY_METRIC.get(ds, "auc")
+        variants = [v for v in m["variants"] if metric in per.get(v, {})]
+        if not variants:
+            continue
+        rows = [{"split": s, "values": [per[v][metric].get(s) for v in variants]} for s in m["splits"]]
+        out.append({"dataset": ds, "metric": metric, "variants": [VARIANTS[v].label for v in variants],
+                    "rows": rows, "seeds": len(m["seeds"])})
+    return out
+
+
+def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], selected: list[str]) -> list[dict]:
+    """The figures of each dataset; for one not run, the titles it would have and the reason."""
+    groups = []
+    for ds in names:
+        run = ds in metrics
+        groups.append({
+            "dataset": ds, "figures": figures.dataset_figures(results, metrics[ds]) if run else [],
+            "not_run": None if run else {"reason": not_run_reason(ds, selected), "titles": [
+                figures.TITLES[k] for k in figures.figure_kinds(ds)]}})
+        if ds == "ped2":
+            groups[-1]["figures"].append(figures.memory_sweep(Path(results) / SWEEP))
+    return groups
+
+
+def render(results: Path, reported_path: Path, selected: list[str], out: Path,
+           profile: str = "paper", data_root: Path = Path("data")) -> dict:
+    params_dir = Path(reported_path).parent
+    reported = load_reported(reported_path)
+    names = known_datasets(reported)
+    metrics = load_results(results, names, selected)
+    tables = build_tables(reported, metrics, selected)
+    summary = summarise(tables)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     html = env.get_template("index.html.j2").render(
-        tables=tables, metrics=metrics, reported=reported, counts=counts, git=git_state(),
+        reported=reported, tables=tables, summary=summary, counts=summary["counts"],
+        claims=main_claim(reported, metrics), metrics=metrics, profile=profile,
+        protocols={ds: protocol(ds, profile, params_dir, metrics.get(ds)) for ds in names},
+        per_class=per_class(metrics), figure_groups=figure_groups(results, names, metrics, selected),
+        prov=provenance.collect(results, metrics, data_root, params_dir),
         generated=datetime.datetime.now().isoformat(timespec="seconds"))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(html)
     os.replace(tmp, out)
-    return {"tables": tables, "counts": counts}
+    return {"tables": tables, "counts": summary["counts"], "summary": summary}

@@ -1,14 +1,41 @@
-# The HTML report: the paper's tables, reported vs reproduced.
+# The HTML report: the paper's tables, reported vs reproduced, with protocols, figures (drawn from
+# each run's scores and training log, and the MemAE models of image datasets) and provenance.
+# reports/reproduction/ holds the same file for `snakemake --report` (a directory with an htmlindex).
+from memae.figures import IMAGE_DATASETS
+
+
+def per_run(name, datasets=None, variant=None):
+    return [
+        str(run_dir(RESULTS, ds, v, s, k) / name)
+        for ds in (DATASETS if datasets is None else datasets)
+        for v, s, k in runs(ds)
+        if variant in (None, v)
+    ]
 
 
 rule report:
     input:
         metrics=expand(f"{RESULTS}/{{dataset}}/metrics.json", dataset=DATASETS),
+        run_metrics=per_run("metrics.json"),
+        scores=per_run("scores.npz"),
+        train_logs=per_run("train_log.json"),
+        prototypes=per_run(
+            "model.pt", [ds for ds in DATASETS if ds in IMAGE_DATASETS], "memae"
+        ),
+        params=expand("params/{dataset}.yaml", dataset=DATASETS),
         reported="params/reported.yaml",
+        template="reports/templates/index.html.j2",
     output:
-        "reports/index.html",
+        html="reports/index.html",
+        snakemake=report(
+            directory("reports/reproduction"),
+            htmlindex="index.html",
+            category="Reproduction report",
+        ),
     log:
         "logs/report.log",
     threads: 1
     shell:
-        "memae report --results {RESULTS} --out {output} --profile {PROFILE} 2> {log}"
+        "(memae report --results {RESULTS} --out {output.html} --profile {PROFILE}"
+        " && mkdir -p {output.snakemake} && cp {output.html} {output.snakemake}/index.html)"
+        " 2> {log}"

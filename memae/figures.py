@@ -1,0 +1,268 @@
+"""The report's figures, drawn with matplotlib (Agg) from the per-run files and embedded as base64
+PNG, so the report stays one self-contained file. Each function returns a Figure: an image, or the
+reason there is none (a placeholder in the report)."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
+
+from .aggregate import run_dir  # noqa: E402
+from .variants import VARIANTS  # noqa: E402
+
+FPR_GRID = np.linspace(0.0, 1.0, 201)
+IMAGE_DATASETS = ("mnist", "cifar10", "cifar10_jpeg")
+VIDEO_DATASETS = ("ped2", "avenue", "shanghaitech")
+TITLES = {"roc": "ROC curves", "loss": "Training curves", "regularity": "Regularity over time",
+          "prototypes": "Memory items decoded"}
+
+
+@dataclass
+class Figure:
+    title: str
+    caption: str = ""
+    uri: str | None = None        # data:image/png;base64,...
+    missing: str | None = None    # why there is no image
+
+
+def _embed(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _runs(results: Path, metrics: dict, variant: str):
+    for split in metrics["splits"]:
+        for seed in metrics["seeds"]:
+            yield split, seed, run_dir(results, metrics["dataset"], variant, split, seed)
+
+
+def _label(variant: str) -> str:
+    return VARIANTS[variant].label if variant in VARIANTS else variant
+
+
+def load_scores(path: Path) -> dict[str, np.ndarray]:
+    """scores.npz of a run: `scores` (higher = more anomalous) and `labels` (1 = anomaly). Video
+    runs (memae.video.score_videos) add `video` and `frame` per scored frame and `names`; their
+    scores are already normalised per video (1 - regularity), as the AUC protocol uses them."""
+    with np.load(path) as f:
+        data = {k: f[k] for k in f.files}
+    if "scores" not in data or "labels" not in data or len(data["scores"]) != len(data["labels"]):
+        raise ValueError(f"{path}: expected arrays 'scores' and 'labels' of equal length, "
+                         f"found {sorted(data)}; rerun `memae evaluate` for this run")
+    return data
+
+
+def roc_curves(results: Path, metrics: dict) -> Figure:
+    """One curve per variant: TPR averaged over the dataset's runs (classes and seeds) at fixed FPRs."""
+    ds = metrics["dataset"]
+    fig = Figure(f"{TITLES['roc']}, {ds}", "True-positive rate averaged over runs (every class and seed) "
+                 "at each false-positive rate; the legend gives the mean AUC of those runs.")
+    ax = None
+    for variant in metrics["variants"]:
+        tprs, aucs = [], []
+        for _, _, d in _runs(results, metrics, variant):
+            if not (d / "scores.npz").exists():
+                continue
+            s = load_scores(d / "scores.npz")
+            if len(np.unique(s["labels"])) < 2:
+                continue
+            fpr, tpr, _ = roc_curve(s["labels"], s["scores"])
+            tprs.append(np.interp(FPR_GRID, fpr, tpr))
+            aucs.append(roc_auc_score(s["labels"], s["scores"]))
+        if not tprs:
+            continue
+        if ax is None:
+            f, ax = plt.subplots(figsize=(4.6, 4.2))
+            ax.plot([0, 1], [0, 1], color="0.75", lw=0.8, ls=":")
+        ax.plot(FPR_GRID, np.mean(tprs, axis=0),
+                label=f"{_label(variant)}: AUC {np.mean(aucs):.3f} ({len(tprs)} runs)")
+    if ax is None:
+        fig.missing = f"no scores.npz with both classes under {results}/{ds}"
+        return fig
+    ax.set(xlabel="false-positive rate", ylabel="true-positive rate", xlim=(0, 1), ylim=(0, 1.01), title=ds)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.uri = _embed(f)
+    return fig
+
+
+def loss_curves(results: Path, metrics: dict) -> Figure:
+    """Training loss and validation reconstruction error per epoch, mean over each variant's runs."""
+    ds = metrics["dataset"]
+    fig = Figure(f"{TITLES['loss']}, {ds}", "Mean over each variant's runs (classes and seeds): training "
+                 "loss (reconstruction plus the variant's regulariser) and the reconstruction error "
+                 "on held-out normal training data.")
+    f, (a1, a2) = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    drawn = False
+    for variant in metrics["variants"]:
+        hist = []
+        for _, _, d in _runs(results, metrics, variant):
+            try:
+                hist.append(json.loads((d / "train_log.json").read_text())["history"])
+            except (OSError, ValueError, KeyError):
+                continue
+        hist = [h for h in hist if h]
+        if not hist:
+            continue
+        n = min(len(h) for h in hist)
+        epochs = np.arange(1, n + 1)
+        for ax, key in ((a1, "loss"), (a2, "val_recon")):
+            ax.plot(epochs, np.mean([[e[key] for e in h[:n]] for h in hist], axis=0), marker=".",
+                    label=f"{_label(variant)} ({len(hist)} runs)")
+        drawn = True
+    if not drawn:
+        plt.close(f)
+        fig.missing = f"no train_log.json under {results}/{ds}"
+        return fig
+    a1.set(xlabel="epoch", ylabel="training loss", yscale="log", title=f"{ds}: training")
+    a2.set(xlabel="epoch", ylabel="validation MSE", yscale="log", title=f"{ds}: validation")
+    a2.legend(fontsize=8)
+    fig.uri = _embed(f)
+    return fig
+
+
+def _spans(mask: np.ndarray):
+    """(start, stop) index pairs of the runs of True in mask."""
+    edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
+    return zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
+
+
+def regularity(results: Path, metrics: dict, max_videos: int = 3) -> Figure:
+    """Regularity score over time for a few test videos of one run, anomalous frames shaded."""
+    ds = metrics["dataset"]
+    variant = "memae" if "memae" in metrics["variants"] else next(iter(metrics["variants"]))
+    split, seed = metrics["splits"][0], metrics["seeds"][0]
+    path = run_dir(results, ds, variant, split, seed) / "scores.npz"
+    fig = Figure(f"{TITLES['regularity']}, {ds}",
+                 f"{_label(variant)}, seed {seed}: regularity s = 1 - (e - min e) / (max e - min e) "
+                 "per video; shaded: frames labelled anomalous.")
+    if not path.exists():
+        fig.missing = f"{path} not found"
+        return fig
+    s = load_scores(path)
+    if "video" not in s:
+        fig.missing = f"{path} has no per-frame video index ('video'): not a video run"
+        return fig
+    videos = [v for v in np.unique(s["video"]) if s["labels"][s["video"] == v].any()] or list(np.unique(s["video"]))
+    videos = videos[:max_videos]
+    f, axes = plt.subplots(len(videos), 1, figsize=(8.4, 1.9 * len(videos)), squeeze=False)
+    for ax, v in zip(axes[:, 0], videos):
+        m = s["video"] == v
+        frames = s["frame"][m] if "frame" in s else np.arange(m.sum())
+        for a, b in _spans(s["labels"][m] == 1):
+            ax.axvspan(frames[a], frames[b - 1], color="tab:red", alpha=0.2, lw=0)
+        ax.plot(frames, 1.0 - s["scores"][m], color="tab:blue", lw=1)
+        name = s["names"][v] if "names" in s and v < len(s["names"]) else int(v)
+        ax.set(ylim=(-0.02, 1.02), ylabel="regularity", title=f"test video {name}")
+    axes[-1, 0].set_xlabel("frame")
+    f.tight_layout()
+    fig.uri = _embed(f)
+    return fig
+
+
+def memory_sweep(path: Path) -> Figure:
+    """AUC against memory size N, from {"points": [{"num_items": N, "auc": x, "auc_macro": y}]}."""
+    fig = Figure("Memory size, UCSD Ped2", "Frame-level AUC (micro: all test frames pooled; macro: "
+                 "mean over test videos) of MemAE for several memory sizes N.")
+    try:
+        points = sorted(json.loads(Path(path).read_text())["points"], key=lambda p: p["num_items"])
+    except FileNotFoundError:
+        fig.missing = f"{path} not found: the memory-size sweep was not run"
+        return fig
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: expected {{\"points\": [{{\"num_items\": N, \"auc\": x}}, ...]}} ({e})") from None
+    f, ax = plt.subplots(figsize=(4.6, 3.2))
+    n = [p["num_items"] for p in points]
+    for key, name in (("auc", "AUC (micro)"), ("auc_macro", "AUC (macro)")):
+        if all(key in p for p in points):
+            ax.plot(n, [p[key] for p in points], marker="o", label=name)
+    ax.set(xscale="log", xlabel="memory size N", ylabel="AUC", title="Ped2: memory size")
+    ax.legend(fontsize=8)
+    fig.uri = _embed(f)
+    return fig
+
+
+def decode_memory(model_path: Path, items: int):
+    """Decoder output for the first `items` memory items of a saved MemAE run, as images in [0, 1]
+    (n, H, W, C), plus the number of items in the memory. Image-granularity memory: an item is a
+    whole code; position granularity: the item is tiled over every position of the code."""
+    import torch
+
+    from .models import build_model
+    from .variants import get_variant
+    saved = torch.load(model_path, map_location="cpu", weights_only=False)
+    cfg = saved["config"]
+    net = build_model(cfg["model"], cfg["memory"], get_variant(cfg["variant"]), saved["input_shape"])
+    net.load_state_dict(saved["model"])
+    net.eval()
+    if net.memory is None:
+        raise ValueError(f"{model_path}: variant {cfg['variant']} has no memory to decode")
+    with torch.no_grad():
+        code = net.encoder(torch.zeros(1, *saved["input_shape"])).shape[1:]
+        mem = net.memory.weight[:items]
+        if cfg["memory"]["granularity"] == "image":
+            z = mem.view(len(mem), *code)
+        else:
+            z = mem.view(len(mem), code[0], *[1] * (len(code) - 1)).expand(len(mem), *code)
+        x = net.decoder(z).float().numpy()
+    if cfg["data"].get("scale") == "symmetric":
+        x = (x + 1.0) / 2.0
+    return np.clip(x, 0.0, 1.0).transpose(0, 2, 3, 1), net.memory.num_items
+
+
+def memory_prototypes(results: Path, metrics: dict, items: int = 16) -> Figure:
+    """What the decoder makes of memory items: one row per class, from the MemAE run of each class."""
+    ds = metrics["dataset"]
+    fig = Figure(f"{TITLES['prototypes']}, {ds}")
+    if "memae" not in metrics["variants"]:
+        fig.missing = f"no memae runs for {ds}"
+        return fig
+    seed = metrics["seeds"][0]
+    rows, total = [], None
+    for split in metrics["splits"]:
+        path = run_dir(results, ds, "memae", split, seed) / "model.pt"
+        if path.exists():
+            images, total = decode_memory(path, items)
+            rows.append((split, images))
+    if not rows:
+        fig.missing = f"no memae model.pt under {results}/{ds}"
+        return fig
+    cols = len(rows[0][1])
+    f, axes = plt.subplots(len(rows), cols, figsize=(0.6 * cols, 0.66 * len(rows)), squeeze=False)
+    for r, (split, images) in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.set_axis_off()
+            if c < len(images):
+                img = images[c]
+                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
+        axes[r, 0].text(-0.15, 0.5, split, transform=axes[r, 0].transAxes, ha="right", va="center", fontsize=8)
+    f.subplots_adjust(wspace=0.05, hspace=0.05, left=0.08)
+    fig.caption = (f"Each row: the MemAE model trained on one class (seed {seed}); the decoder's output "
+                   f"for the first {cols} of its {total} memory items (the paper's picture of "
+                   "memorised prototypes).")
+    fig.uri = _embed(f)
+    return fig
+
+
+MAKERS = {"roc": roc_curves, "loss": loss_curves, "regularity": regularity,
+          "prototypes": memory_prototypes}
+
+
+def figure_kinds(dataset: str) -> list[str]:
+    return (["roc", "loss"] + (["regularity"] if dataset in VIDEO_DATASETS else [])
+            + (["prototypes"] if dataset in IMAGE_DATASETS else []))
+
+
+def dataset_figures(results: Path, metrics: dict) -> list[Figure]:
+    return [MAKERS[k](results, metrics) for k in figure_kinds(metrics["dataset"])]
