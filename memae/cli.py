@@ -63,8 +63,18 @@ def cmd_report(a) -> None:
     from .config import load_pipeline
     from .report import render
     pipe = load_pipeline(a.params_dir, a.profile)
-    r = render(a.results, a.params_dir / "reported.yaml", pipe["datasets"], a.out)
+    r = render(a.results, a.params_dir / "reported.yaml", pipe["datasets"], a.out,
+               pipe["profile"], Path(pipe["data_root"]))
     print(f"wrote {a.out}: {r['counts']}")
+
+
+def cmd_compare(a) -> int:
+    from .compare import compare
+    from .config import load_pipeline
+    pipe = load_pipeline(a.params_dir, a.profile)
+    text, status = compare(a.results, a.params_dir / "reported.yaml", pipe["datasets"], pipe["profile"])
+    print(text)
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,17 +139,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("reports/index.html"))
     _common(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="print reported vs reproduced; exit 1 if a number is outside tolerance",
+                       description="Print the report's table of reported and reproduced numbers. Exit "
+                       "status 1 when any reproduced number lies outside its tolerance (above or "
+                       "below), 0 when all are within tolerance or not run: a reproduction can gate CI.")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    _common(p)
+    p.set_defaults(func=cmd_compare)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"memae {args.command}: error: {e}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":
