@@ -170,9 +170,10 @@ def regularity(results: Path, metrics: dict, max_videos: int = 3) -> Figure:
     return fig
 
 
-def memory_sweep(path: Path) -> Figure:
-    """AUC against memory size N, from {"points": [{"num_items": N, "auc": x, "auc_macro": y}]}."""
-    fig = Figure("Memory size, UCSD Ped2", "Frame-level AUC (micro: all test frames pooled; macro: "
+def memory_sweep(path: Path, dataset: str = "ped2") -> Figure:
+    """AUC against memory size N, from results/<dataset>/sweep/metrics.json:
+    {"points": [{"num_items": N, "auc": x, "auc_macro": y}, ...]} (memae.aggregate.aggregate_sweep)."""
+    fig = Figure(f"Memory size, {dataset}", "Frame-level AUC (micro: all test frames pooled; macro: "
                  "mean over test videos) of MemAE for several memory sizes N.")
     try:
         points = sorted(json.loads(Path(path).read_text())["points"], key=lambda p: p["num_items"])
@@ -186,7 +187,7 @@ def memory_sweep(path: Path) -> Figure:
     for key, name in (("auc", "AUC (micro)"), ("auc_macro", "AUC (macro)")):
         if all(key in p for p in points):
             ax.plot(n, [p[key] for p in points], marker="o", label=name)
-    ax.set(xscale="log", xlabel="memory size N", ylabel="AUC", title="Ped2: memory size")
+    ax.set(xscale="log", xlabel="memory size N", ylabel="AUC", title=f"{dataset}: memory size")
     ax.legend(fontsize=8)
     fig.uri = _embed(f)
     return fig

@@ -23,7 +23,7 @@ CLAIM_ORDER = ("memae", "memae_nonspar", "ae")
 PRIMARY_METRIC = {"kddcup99": "f1"}   # auc elsewhere
 # Results that may stand in, labelled as approximations, for a dataset with none of its own.
 STAND_INS = {"cifar10": "cifar10_jpeg"}
-SWEEP = Path("ped2") / "sweep" / "metrics.json"
+SWEEP_DATASETS = ("ped2",)   # datasets whose memory-size figure the paper shows
 
 
 class MetricsError(ValueError):
@@ -221,8 +221,9 @@ def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], sel
             "dataset": ds, "figures": figures.dataset_figures(results, metrics[ds]) if run else [],
             "not_run": None if run else {"reason": not_run_reason(ds, selected), "titles": [
                 figures.TITLES[k] for k in figures.figure_kinds(ds)]}})
-        if ds == "ped2":
-            groups[-1]["figures"].append(figures.memory_sweep(Path(results) / SWEEP))
+        sweep = Path(results) / ds / "sweep" / "metrics.json"
+        if ds in SWEEP_DATASETS or sweep.exists():
+            groups[-1]["figures"].append(figures.memory_sweep(sweep, ds))
     return groups
 
 
