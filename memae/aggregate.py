@@ -13,6 +13,7 @@ import numpy as np
 
 from .config import digest
 from .data.arrays import write_json
+from .train import sweep_points
 
 
 def run_dir(results: Path, dataset: str, variant: str, split: str, seed: int) -> Path:
@@ -59,5 +60,24 @@ def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path
         "wall_time_s": {"total": sum(w["train_s"] + w["eval_s"] for w in wall.values()), **wall},
         "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    write_json(out, result)
+    return result
+
+
+def aggregate_sweep(dataset: str, params: dict, results: Path, out: Path) -> dict:
+    """results/<dataset>/sweep/metrics.json: {"points": [{"num_items": N, "auc": x, "auc_macro": y}]},
+    each metric the mean over the seeds (and splits) of the memae run with N memory items."""
+    proto, points = params["protocol"], []
+    for n, variant in sweep_points(params):
+        rows = []
+        for seed in proto["seeds"]:
+            for split in proto["splits"]:
+                path = run_dir(results, dataset, variant, split, seed) / "metrics.json"
+                if not path.exists():
+                    raise FileNotFoundError(f"{path} is missing: run train and evaluate for it")
+                rows.append(json.loads(path.read_text())["metrics"])
+        points.append({"num_items": n, "variant": variant, "runs": len(rows),
+                       **{k: float(np.mean([r[k] for r in rows])) for k in rows[0]}})
+    result = {"dataset": dataset, "params_digest": digest(params), "points": points}
     write_json(out, result)
     return result

@@ -32,8 +32,9 @@ def cmd_fetch(a) -> None:
 def cmd_prepare(a) -> None:
     from . import datasets
     from .config import load_params
-    summary = datasets.get(a.dataset).prepare(a.raw, a.out, load_params(a.dataset, a.profile, a.params_dir))
-    print({k: v for k, v in summary.items() if k != "features"})
+    params = load_params(a.dataset, a.profile, a.params_dir)
+    summary = datasets.get(a.dataset).prepare(a.raw, a.out, params, workers=a.threads)
+    print({k: v for k, v in summary.items() if k not in ("features", "inputs")})
 
 
 def cmd_train(a) -> None:
@@ -52,9 +53,14 @@ def cmd_evaluate(a) -> None:
 
 
 def cmd_aggregate(a) -> None:
-    from .aggregate import aggregate
+    from .aggregate import aggregate, aggregate_sweep
     from .config import load_params
-    r = aggregate(a.dataset, a.profile, load_params(a.dataset, a.profile, a.params_dir), a.results, a.out)
+    params = load_params(a.dataset, a.profile, a.params_dir)
+    if a.sweep:
+        for p in aggregate_sweep(a.dataset, params, a.results, a.out)["points"]:
+            print(p)
+        return
+    r = aggregate(a.dataset, a.profile, params, a.results, a.out)
     for v, m in r["variants"].items():
         print(v, {k: round(s["mean"], 4) for k, s in m.items()})
 
@@ -98,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=DATASETS)
     p.add_argument("--raw", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=1, help="decoding processes (video and image folders)")
     _common(p)
     p.set_defaults(func=cmd_prepare)
 
@@ -129,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=DATASETS)
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--sweep", action="store_true",
+                   help="the memory-size sweep instead (protocol.sweep_num_items): {\"points\": [...]}")
     _common(p)
     p.set_defaults(func=cmd_aggregate)
 

@@ -1,7 +1,8 @@
 """Experiment settings: params/<dataset>.yaml and params/pipeline.yaml.
 
 A dataset's file holds the `paper` settings at the top level and, under `profiles:`, overlays
-(`quick`, `smoke`) that change a few keys. Every key is checked against SCHEMA: an unknown key or
+(`quick`, `smoke`) that change a few keys. `like: <other dataset>` at the top starts from that
+dataset's file (profiles included) and changes only the keys given (cifar10_jpeg is like cifar10). Every key is checked against SCHEMA: an unknown key or
 a wrong type stops the run with the file and the key named.
 """
 from __future__ import annotations
@@ -93,7 +94,13 @@ def _resolve(doc: dict, schema: dict, profile: str, path: Path) -> dict:
 def load_params(dataset: str, profile: str, params_dir: str | Path = "params") -> dict:
     """The settings of one dataset under one profile, validated."""
     path = Path(params_dir) / f"{dataset}.yaml"
-    return _resolve(_read_yaml(path), SCHEMA, profile, path)
+    doc = _read_yaml(path)
+    if "like" in doc:
+        base = Path(params_dir) / f"{doc['like']}.yaml"
+        if not base.exists():
+            raise ParamsError(f"{path}: 'like: {doc['like']}' but {base} does not exist")
+        doc = _merge(_read_yaml(base), {k: v for k, v in doc.items() if k != "like"})
+    return _resolve(doc, SCHEMA, profile, path)
 
 
 def load_pipeline(params_dir: str | Path = "params", profile: str | None = None) -> dict:

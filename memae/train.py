@@ -59,6 +59,14 @@ def resolve_variant(name: str, params: dict) -> tuple[Variant, dict]:
     return get_variant(m["variant"]), params
 
 
+def sweep_points(params: dict) -> list[tuple[int, str]]:
+    """(N, run name) of each point of the memory-size sweep of memae; the params' own N is the
+    memae run itself."""
+    n0 = params["memory"]["num_items"]
+    return [(n, "memae" if n == n0 else sweep_name("memae", n))
+            for n in params["protocol"].get("sweep_num_items", [])]
+
+
 def run_config(dataset: str, variant: str, split: str, seed: int, params: dict) -> dict:
     """What determines a run's result: changing any of it restarts training from scratch."""
     keys = ("data", "model", "memory", "loss", "train")

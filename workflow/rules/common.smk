@@ -2,10 +2,12 @@
 # file and the key) and builds the target lists.
 import sys
 
+import torch
+
 from memae.aggregate import run_dir
 from memae.config import ParamsError, digest, load_params, load_pipeline
 from memae.data.sources import SOURCES
-from memae.train import run_config
+from memae.train import run_config, sweep_points
 
 try:
     PIPE = load_pipeline("params", config.get("profile"))
@@ -21,11 +23,29 @@ DATASETS = PIPE["datasets"]
 DATA = PIPE["data_root"]
 RESULTS = PIPE["results_root"]
 SYNTHETIC = "--synthetic" if PIPE["synthetic_data"] else ""
+# Training and scoring jobs hold one GPU each where CUDA is present (all use the first GPU; the
+# profiles cap how many run at once); on a CPU-only machine they ask for none.
+GPU = 1 if torch.cuda.is_available() else 0
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    variant="[a-z0-9_]+",
+    split="[a-z0-9_]+",
+    seed="[0-9]+",
 
 
 def runs(ds):
+    """(variant, split, seed) of every run of a dataset: its variants, then its memory-size sweep
+    points (memae with N items, named memae_n<N>; the params' own N is the memae run)."""
     p = PARAMS[ds]["protocol"]
-    return [(v, s, k) for v in p["variants"] for s in p["splits"] for k in p["seeds"]]
+    variants = list(p["variants"])
+    variants += [v for _, v in sweep_points(PARAMS[ds]) if v not in variants]
+    return [(v, s, k) for v in variants for s in p["splits"] for k in p["seeds"]]
+
+
+def sweep_target(ds):
+    """results/<ds>/sweep/metrics.json when the dataset has a memory-size sweep, else nothing."""
+    return [f"{RESULTS}/{ds}/sweep/metrics.json"] if PARAMS[ds]["protocol"].get("sweep_num_items") else []
 
 
 def run_files(ds, name):

@@ -1,5 +1,9 @@
 # One training job and one scoring job per dataset x variant x split x seed, then one aggregate
 # per dataset. A job reruns when the settings it depends on change (params digests below).
+# Variants: params protocol.variants (Ped2 adds the ablation ones) and the memory-size sweep
+# points memae_n<N> (protocol.sweep_num_items). results/<dataset>/metrics.json is a dataset's
+# final target: it also waits for the sweep, so the dataset's DVC stage and the report cover it.
+# train and evaluate hold a GPU where one is present (resources: gpu, capped in the profiles).
 
 RUN = RESULTS + "/{dataset}/{variant}/{split}/seed{seed}"
 
@@ -16,6 +20,8 @@ rule train:
     log:
         "logs/{dataset}/{variant}/{split}/seed{seed}/train.log",
     threads: 1
+    resources:
+        gpu=GPU,
     shell:
         "memae train {wildcards.dataset} --prepared {DATA}/prepared/{wildcards.dataset}"
         " --variant {wildcards.variant} --split {wildcards.split} --seed {wildcards.seed}"
@@ -35,6 +41,8 @@ rule evaluate:
     log:
         "logs/{dataset}/{variant}/{split}/seed{seed}/evaluate.log",
     threads: 1
+    resources:
+        gpu=GPU,
     shell:
         "memae evaluate {wildcards.dataset} --prepared {DATA}/prepared/{wildcards.dataset}"
         " --run {params.run} --profile {PROFILE} --threads {threads} 2> {log}"
@@ -42,7 +50,8 @@ rule evaluate:
 
 rule aggregate:
     input:
-        lambda w: run_files(w.dataset, "metrics.json"),
+        runs=lambda w: run_files(w.dataset, "metrics.json"),
+        sweep=lambda w: sweep_target(w.dataset),
     output:
         f"{RESULTS}/{{dataset}}/metrics.json",
     params:
@@ -52,4 +61,19 @@ rule aggregate:
     threads: 1
     shell:
         "memae aggregate {wildcards.dataset} --results {RESULTS} --out {output}"
+        " --profile {PROFILE} 2> {log}"
+
+
+rule sweep:
+    input:
+        lambda w: run_files(w.dataset, "metrics.json"),
+    output:
+        f"{RESULTS}/{{dataset}}/sweep/metrics.json",
+    params:
+        settings=lambda w: digest(PARAMS[w.dataset]),
+    log:
+        "logs/{dataset}/sweep.log",
+    threads: 1
+    shell:
+        "memae aggregate {wildcards.dataset} --sweep --results {RESULTS} --out {output}"
         " --profile {PROFILE} 2> {log}"
