@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
@@ -124,9 +125,12 @@ def loss_curves(results: Path, metrics: dict) -> Figure:
         plt.close(f)
         fig.missing = f"no train_log.json under {results}/{ds}"
         return fig
-    a1.set(xlabel="epoch", ylabel="training loss", yscale="log", title=f"{ds}: training")
-    a2.set(xlabel="epoch", ylabel="validation MSE", yscale="log", title=f"{ds}: validation")
-    a2.legend(fontsize=8)
+    for ax, what in ((a1, "training loss"), (a2, "validation MSE")):
+        ys = np.concatenate([line.get_ydata() for line in ax.get_lines()])
+        ax.set(xlabel="epoch", ylabel=what, title=f"{ds}: {what}",
+               yscale="log" if (ys > 0).all() else "linear")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    a1.legend(fontsize=8)
     fig.uri = _embed(f)
     return fig
 
@@ -188,6 +192,8 @@ def memory_sweep(path: Path, dataset: str = "ped2") -> Figure:
         if all(key in p for p in points):
             ax.plot(n, [p[key] for p in points], marker="o", label=name)
     ax.set(xscale="log", xlabel="memory size N", ylabel="AUC", title=f"{dataset}: memory size")
+    ax.set_xticks(n, [str(x) for x in n])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.legend(fontsize=8)
     fig.uri = _embed(f)
     return fig

@@ -7,13 +7,16 @@ Selenium: no extra Python dependency and no driver version to match; the Debian 
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from memae import report
 from tests.fixtures.runs import make_results
-from tests.test_report import REPORTED, SELECTED
+
+REPORTED = Path(__file__).resolve().parent.parent / "params" / "reported.yaml"
+SELECTED = ["mnist", "kddcup99"]
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 pytestmark = pytest.mark.skipif(
