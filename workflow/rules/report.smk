@@ -22,6 +22,7 @@ rule report:
         prototypes=per_run(
             "model.pt", [ds for ds in DATASETS if ds in IMAGE_DATASETS], "memae"
         ),
+        sweeps=[f for ds in DATASETS for f in sweep_target(ds)],
         params=expand("params/{dataset}.yaml", dataset=DATASETS),
         reported="params/reported.yaml",
         template="reports/templates/index.html.j2",
