@@ -13,7 +13,7 @@ import yaml
 
 from . import datasets as dataset_modules
 from . import figures, provenance
-from .config import load_params
+from .config import load_params, load_pipeline
 from .variants import VARIANTS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
@@ -243,6 +243,7 @@ def render(results: Path, reported_path: Path, selected: list[str], out: Path,
         protocols={ds: protocol(ds, profile, params_dir, metrics.get(ds)) for ds in names},
         per_class=per_class(metrics), figure_groups=figure_groups(results, names, metrics, selected),
         prov=provenance.collect(results, metrics, data_root, params_dir),
+        synthetic=load_pipeline(params_dir, profile)["synthetic_data"],
         generated=datetime.datetime.now().isoformat(timespec="seconds"))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -275,3 +275,11 @@ def test_report_shows_jobs_devices_and_figures(tmp_path, modules):
     assert "<td>3</td>\n<td>12.5</td><td>2.5</td><td>cpu (1 threads)</td>" in html
     assert "<code>0123456789abcdef</code>" in html
     assert 'src="http' not in html and 'href="http' not in html      # nothing fetched from a network
+
+
+def test_report_says_when_the_data_was_synthetic(tmp_path, modules):
+    # params/pipeline.yaml: the smoke profile runs on synthetic data, the others on the real data
+    for profile, expected in (("smoke", "<strong>synthetic</strong> files"), ("quick", "the real datasets")):
+        out = tmp_path / f"{profile}.html"
+        report.render(FIXTURES, REPORTED, SELECTED, out, profile, tmp_path / "data")
+        assert expected in out.read_text()
