@@ -32,8 +32,9 @@ def cmd_fetch(a) -> None:
 def cmd_prepare(a) -> None:
     from . import datasets
     from .config import load_params
-    summary = datasets.get(a.dataset).prepare(a.raw, a.out, load_params(a.dataset, a.profile, a.params_dir))
-    print({k: v for k, v in summary.items() if k != "features"})
+    params = load_params(a.dataset, a.profile, a.params_dir)
+    summary = datasets.get(a.dataset).prepare(a.raw, a.out, params, workers=a.threads)
+    print({k: v for k, v in summary.items() if k not in ("features", "inputs")})
 
 
 def cmd_train(a) -> None:
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=DATASETS)
     p.add_argument("--raw", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=1, help="decoding processes (video and image folders)")
     _common(p)
     p.set_defaults(func=cmd_prepare)
 

@@ -68,7 +68,7 @@ def encode(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return x, y, names
 
 
-def prepare(raw: Path, out: Path, params: dict | None = None) -> dict:
+def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) -> dict:
     df = read_records(Path(raw) / "kddcup.data_10_percent.gz")
     x, y, names = encode(df)
     tmp = arrays.atomic_dir(out)

@@ -38,7 +38,7 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def prepare(raw: Path, out: Path, params: dict | None = None) -> dict:
+def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) -> dict:
     raw = Path(raw)
     parts = {
         "train_images": read_idx(raw / "train-images-idx3-ubyte.gz"),

@@ -27,7 +27,7 @@ rule prepare:
         f"{DATA}/prepared/{{dataset}}/summary.json",
     log:
         "logs/prepare_{dataset}.log",
-    threads: 1
+    threads: 4
     shell:
         "memae prepare {wildcards.dataset} --raw {DATA}/raw/{wildcards.dataset}"
-        " --out {DATA}/prepared/{wildcards.dataset} --profile {PROFILE} 2> {log}"
+        " --out {DATA}/prepared/{wildcards.dataset} --profile {PROFILE} --threads {threads} 2> {log}"
