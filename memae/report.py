@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jinja2
 import yaml
+from tqdm import tqdm
 
 from . import datasets as dataset_modules
 from . import figures, provenance
@@ -215,7 +216,7 @@ def per_class(metrics: dict[str, dict]) -> list[dict]:
 def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], selected: list[str]) -> list[dict]:
     """The figures of each dataset; for one not run, the titles it would have and the reason."""
     groups = []
-    for ds in names:
+    for ds in tqdm(names, desc="report figures", unit="dataset"):
         run = ds in metrics
         groups.append({
             "dataset": ds, "figures": figures.dataset_figures(results, metrics[ds]) if run else [],
