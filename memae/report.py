@@ -223,7 +223,7 @@ def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], sel
             "not_run": None if run else {"reason": not_run_reason(ds, selected), "titles": [
                 figures.TITLES[k] for k in figures.figure_kinds(ds)]}})
         sweep = Path(results) / ds / "sweep" / "metrics.json"
-        if ds in SWEEP_DATASETS or sweep.exists():
+        if sweep.exists() or (run and ds in SWEEP_DATASETS):
             groups[-1]["figures"].append(figures.memory_sweep(sweep, ds))
     return groups
 
@@ -236,13 +236,16 @@ def render(results: Path, reported_path: Path, selected: list[str], out: Path,
     metrics = load_results(results, names, selected)
     tables = build_tables(reported, metrics, selected)
     summary = summarise(tables)
+    tabled = {ds for t in reported["tables"] for ds in t["datasets"]}   # the paper's datasets
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     html = env.get_template("index.html.j2").render(
         reported=reported, tables=tables, summary=summary, counts=summary["counts"],
         claims=main_claim(reported, metrics), metrics=metrics, profile=profile,
         protocols={ds: protocol(ds, profile, params_dir, metrics.get(ds)) for ds in names},
-        per_class=per_class(metrics), figure_groups=figure_groups(results, names, metrics, selected),
+        per_class=per_class(metrics),
+        figure_groups=figure_groups(results, [ds for ds in names if ds in metrics or ds in tabled],
+                                    metrics, selected),
         prov=provenance.collect(results, metrics, data_root, params_dir),
         synthetic=load_pipeline(params_dir, profile)["synthetic_data"],
         generated=datetime.datetime.now().isoformat(timespec="seconds"))
