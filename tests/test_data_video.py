@@ -116,3 +116,13 @@ def test_missing_raw_file_says_to_fetch(tmp_path):
 def test_open_split_of_unprepared_folder_says_to_prepare(tmp_path):
     with pytest.raises(FileNotFoundError, match="memae prepare"):
         open_split(tmp_path)
+
+
+def test_truncated_frame_is_named(tmp_path):
+    a = frame_folder(tmp_path / "a", [1, 2], shape=(64, 64))
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(a / "002.tif")
+    (a / "002.png").unlink()
+    data = (a / "002.tif").read_bytes()
+    (a / "002.tif").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoError, match="002.tif: corrupt"):
+        write_split([Video("a", a)], tmp_path / "out", (8, 12), 1, "toy")

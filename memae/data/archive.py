@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import stat
+import subprocess
 import tarfile
 import zipfile
 import zlib
@@ -64,9 +65,37 @@ def _reporting(archive: Path) -> Iterator[None]:
                            "Delete it and fetch it again.") from None
 
 
+@contextmanager
+def _tar_stream(archive: Path) -> Iterator[tarfile.TarFile]:
+    """The archive as a tar stream: one pass, in order. A .gz is decompressed by the gzip program
+    in a separate process where there is one (in parallel with unpacking), else by Python."""
+    with open(archive, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    gunzip = shutil.which("gzip") if gz else None
+    if not gunzip:
+        with tarfile.open(archive, "r|*") as tf:
+            yield tf
+        return
+    proc = subprocess.Popen([gunzip, "-dc", str(archive)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tf:
+            yield tf
+            for _ in tf:   # drain, so that gzip checks the whole file
+                pass
+        proc.stdout.close()
+        err = proc.stderr.read().decode(errors="replace").strip()
+        if proc.wait():
+            raise EOFError(f"gzip: {err}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stderr.close()
+
+
 def _extract_tar(archive: Path, tmp: Path, include: Callable[[str], bool], bar: tqdm) -> int:
     n = 0
-    with tarfile.open(archive, "r|*") as tf:   # stream: one pass over a compressed archive
+    with _tar_stream(archive) as tf:
         for m in tf:
             _safe_parts(archive, m.name)
             if m.issym() or m.islnk():
@@ -140,7 +169,7 @@ def read_members(archive: Path, wanted: Callable[[str], bool]) -> dict[str, byte
                     if not info.is_dir() and wanted(info.filename):
                         out[info.filename] = zf.read(info)
             return out
-        with tarfile.open(archive, "r|*") as tf:
+        with _tar_stream(archive) as tf:
             for m in tf:
                 _safe_parts(archive, m.name)
                 if m.isfile() and wanted(m.name):

@@ -177,12 +177,21 @@ def write_avi(path: Path, frames: np.ndarray, fps: int = 25) -> None:
 
 
 def _videos(size: dict, rng: np.random.Generator):
-    """Yield (split, index, frames, masks) for the synthetic train and test videos of size."""
+    """Yield (split, index, frames, masks) for the synthetic train and test videos of size.
+    size["distinct_videos"] (benchmarks only) repeats that many videos per split to build big sets fast."""
     n, h, w = size["frames"], size["height"], size["width"]
-    for i in range(size["train_videos"]):
-        yield ("train", i, *moving_object_video(n, h, w, rng))
-    for i, span in enumerate(anomaly_spans(size["test_videos"], n)):
-        yield ("test", i, *moving_object_video(n, h, w, rng, span))
+    distinct = size.get("distinct_videos")
+    made = {}
+    for split, count in (("train", size["train_videos"]), ("test", size["test_videos"])):
+        spans = anomaly_spans(count, n) if split == "test" else [(0, 0)] * count
+        for i, span in enumerate(spans):
+            if not distinct:
+                yield (split, i, *moving_object_video(n, h, w, rng, span))
+                continue
+            key = (split, i % distinct, span)
+            if key not in made:
+                made[key] = moving_object_video(n, h, w, rng, span)
+            yield (split, i, *made[key])
 
 
 def _ped2(folder: Path, rng: np.random.Generator, size: dict) -> None:

@@ -84,11 +84,10 @@ def frame_files(folder: Path) -> list[Path]:
                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
-def _resize(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _frame_bytes(gray: Image.Image, size: tuple[int, int]) -> bytes:
+    """A grayscale frame resized (bilinear) to size = (H, W), as H*W bytes."""
     h, w = size
-    if gray.shape == (h, w):
-        return gray
-    return np.asarray(Image.fromarray(gray).resize((w, h), Image.BILINEAR))
+    return (gray if gray.size == (w, h) else gray.resize((w, h), Image.BILINEAR)).tobytes()
 
 
 def _open_video(path: Path):
@@ -113,20 +112,21 @@ def count_frames(path: Path) -> int:
 
 
 def _gray_frames(path: Path):
-    """Grayscale uint8 frames of a frame folder or a video file, one at a time."""
+    """Grayscale (mode L) frames of a frame folder or a video file, one at a time."""
     if path.is_dir():
         for f in frame_files(path):
             try:
-                with Image.open(f) as im:
-                    yield np.asarray(im.convert("L"))
+                im = Image.open(f)
+                im.load()
             except OSError as e:
                 raise VideoError(f"{f}: corrupt or unreadable frame ({e}); fetch the dataset again") from None
+            yield im if im.mode == "L" else im.convert("L")   # load() has read the file and closed it
         return
     c, s = _open_video(path)
     with c:
         try:
             for frame in c.decode(s):
-                yield frame.to_ndarray(format="gray")
+                yield Image.fromarray(frame.to_ndarray(format="gray"))
         except av.FFmpegError as e:
             raise VideoError(f"{path}: corrupt video data ({e}); fetch the dataset again") from None
 
@@ -142,7 +142,7 @@ def _decode_into(job: tuple) -> tuple[int, int]:
             n += 1
             if n > count:
                 break
-            batch.append(_resize(gray, size).tobytes())
+            batch.append(_frame_bytes(gray, size))
             if len(batch) == _BATCH:
                 f.write(b"".join(batch))
                 batch = []
