@@ -1,6 +1,8 @@
 # Loads and validates params at start-up (an unknown key or a wrong type stops here, naming the
 # file and the key) and builds the target lists.
+import json
 import sys
+from pathlib import Path
 
 import torch
 
@@ -9,17 +11,28 @@ from memae.config import ParamsError, digest, load_params, load_pipeline
 from memae.data.sources import SOURCES
 from memae.train import run_config, sweep_points
 
+unknown = set(config) - {"profile", "datasets"}
+if unknown:
+    sys.exit(f"unknown --config key(s): {', '.join(sorted(unknown))} (only 'profile' and 'datasets' are read)")
+# Every dataset that has a params file; the profile selects which of them run.
+ALL_DATASETS = sorted(p.stem for p in Path("params").glob("*.yaml") if p.stem not in ("pipeline", "reported"))
 try:
     PIPE = load_pipeline("params", config.get("profile"))
     PROFILE = PIPE["profile"]
+    if "datasets" in config:  # --config datasets=[mnist,cifar10_jpeg] overrides the profile's list
+        PIPE["datasets"] = config["datasets"] if isinstance(config["datasets"], list) else [config["datasets"]]
+    bad = [ds for ds in PIPE["datasets"] if ds not in ALL_DATASETS]
+    if bad:
+        raise ParamsError(f"params/pipeline.yaml or --config: unknown dataset(s) {', '.join(bad)}; "
+                          f"known: {', '.join(ALL_DATASETS)}")
     PARAMS = {ds: load_params(ds, PROFILE) for ds in PIPE["datasets"]}
 except ParamsError as e:
     sys.exit(f"params error: {e}")
-unknown = set(config) - {"profile"}
-if unknown:
-    sys.exit(f"unknown --config key(s): {', '.join(sorted(unknown))} (only 'profile' is read)")
 
 DATASETS = PIPE["datasets"]
+# Datasets the profile does not run still get results/<dataset>/metrics.json, saying so, so that
+# every DVC stage has its metrics file and the report names the reason.
+UNSELECTED = [ds for ds in ALL_DATASETS if ds not in DATASETS]
 DATA = PIPE["data_root"]
 RESULTS = PIPE["results_root"]
 SYNTHETIC = "--synthetic" if PIPE["synthetic_data"] else ""

@@ -49,6 +49,8 @@ rule evaluate:
 
 
 rule aggregate:
+    wildcard_constraints:
+        dataset="|".join(DATASETS),
     input:
         runs=lambda w: run_files(w.dataset, "metrics.json"),
         sweep=lambda w: sweep_target(w.dataset),
@@ -77,3 +79,19 @@ rule sweep:
     shell:
         "memae aggregate {wildcards.dataset} --sweep --results {RESULTS} --out {output}"
         " --profile {PROFILE} 2> {log}"
+
+
+if UNSELECTED:
+
+    rule not_selected:
+        wildcard_constraints:
+            dataset="|".join(UNSELECTED),
+        output:
+            f"{RESULTS}/{{dataset}}/metrics.json",
+        params:
+            profile=PROFILE,
+        run:
+            Path(output[0]).write_text(json.dumps({
+                "dataset": wildcards.dataset, "profile": PROFILE, "status": "not run",
+                "reason": f"not selected for profile {PROFILE} (params/pipeline.yaml datasets)",
+                "variants": {}}, indent=2) + "\n")
