@@ -147,7 +147,7 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
                 loss, recon = loss_terms(net, xb, variant, params["loss"])
             if not torch.isfinite(loss):
                 raise TrainingError(
-                    f"loss became {float(loss)} at epoch {epoch + 1}, batch {b + 1} of run {out}; "
+                    f"loss became {float(loss.detach())} at epoch {epoch + 1}, batch {b + 1} of run {out}; "
                     f"lower train.lr in params/{dataset}.yaml or check the prepared data")
             opt.zero_grad(set_to_none=True)
             loss.backward()
