@@ -65,10 +65,18 @@ def cmd_aggregate(a) -> None:
         print(v, {k: round(s["mean"], 4) for k, s in m.items()})
 
 
-def cmd_report(a) -> None:
+def _selected(a) -> dict:
+    """The pipeline settings of the profile, with --datasets overriding its list."""
     from .config import load_pipeline
-    from .report import render
     pipe = load_pipeline(a.params_dir, a.profile)
+    if a.datasets:
+        pipe["datasets"] = a.datasets.split(",")
+    return pipe
+
+
+def cmd_report(a) -> None:
+    from .report import render
+    pipe = _selected(a)
     r = render(a.results, a.params_dir / "reported.yaml", pipe["datasets"], a.out,
                pipe["profile"], Path(pipe["data_root"]))
     print(f"wrote {a.out}: {r['counts']}")
@@ -76,8 +84,7 @@ def cmd_report(a) -> None:
 
 def cmd_compare(a) -> int:
     from .compare import compare
-    from .config import load_pipeline
-    pipe = load_pipeline(a.params_dir, a.profile)
+    pipe = _selected(a)
     text, status = compare(a.results, a.params_dir / "reported.yaml", pipe["datasets"], pipe["profile"])
     print(text)
     return status
@@ -146,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "params/reported.yaml.")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--out", type=Path, default=Path("reports/index.html"))
+    p.add_argument("--datasets", help="comma-separated datasets that were run (default: the profile's)")
     _common(p)
     p.set_defaults(func=cmd_report)
 
@@ -154,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "status 1 when any reproduced number lies outside its tolerance (above or "
                        "below), 0 when all are within tolerance or not run: a reproduction can gate CI.")
     p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--datasets", help="comma-separated datasets that were run (default: the profile's)")
     _common(p)
     p.set_defaults(func=cmd_compare)
     return ap

@@ -33,10 +33,12 @@ rule report:
             htmlindex="index.html",
             category="Reproduction report",
         ),
+    params:
+        datasets=",".join(DATASETS),
     log:
         "logs/report.log",
     threads: 1
     shell:
-        "(memae report --results {RESULTS} --out {output.html} --profile {PROFILE}"
+        "(memae report --results {RESULTS} --out {output.html} --profile {PROFILE} --datasets {params.datasets}"
         " && mkdir -p {output.snakemake} && cp {output.html} {output.snakemake}/index.html)"
         " 2> {log}"
