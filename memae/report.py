@@ -213,6 +213,13 @@ def per_class(metrics: dict[str, dict]) -> list[dict]:
     return out
 
 
+def _figure_reason(ds: str, metrics: dict[str, dict], selected: list[str]) -> str:
+    stand_in = STAND_INS.get(ds)
+    if stand_in in metrics:
+        return f"{not_run_reason(ds, selected)}; the {stand_in} results stand in for it, see below"
+    return not_run_reason(ds, selected)
+
+
 def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], selected: list[str]) -> list[dict]:
     """The figures of each dataset; for one not run, the titles it would have and the reason."""
     groups = []
@@ -220,7 +227,7 @@ def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], sel
         run = ds in metrics
         groups.append({
             "dataset": ds, "figures": figures.dataset_figures(results, metrics[ds]) if run else [],
-            "not_run": None if run else {"reason": not_run_reason(ds, selected), "titles": [
+            "not_run": None if run else {"reason": _figure_reason(ds, metrics, selected), "titles": [
                 figures.TITLES[k] for k in figures.figure_kinds(ds)]}})
         sweep = Path(results) / ds / "sweep" / "metrics.json"
         if sweep.exists() or (run and ds in SWEEP_DATASETS):

@@ -40,7 +40,7 @@ def test_loss_terms_switch_with_the_variant():
                         ("memae_noentropy", False), ("memae_noshrink", True), ("ae_l1", True)]:
         net = build(name)
         total, recon = loss_terms(net, x, VARIANTS[name], LOSS)
-        assert (float(total) > float(recon)) == extra, name
+        assert (float(total.detach()) > float(recon.detach())) == extra, name
 
 
 def test_conv_shapes_mirror_for_odd_sizes():
