@@ -165,6 +165,8 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
                      ckpt_path)
     _save_atomic({"model": net.state_dict(), "config": config, "config_digest": key,
                   "input_shape": input_shape}, out / "model.pt")
+    # The run is complete: its checkpoint must not stand in for a later run on other data.
+    ckpt_path.unlink(missing_ok=True)
     log = {"config": config, "config_digest": key, "history": history, "train_s": elapsed,
            "device": describe(device), "torch": torch.__version__, "n_train": n,
            "n_per_epoch": per_epoch, "n_val": len(x_val), "epochs": epochs}

@@ -109,14 +109,40 @@ def _open(prepared: Path, part: str):
     return open_split(Path(prepared) / part)
 
 
+def train_val_starts(offsets: np.ndarray, clip_len: int, names: list[str], where: Path | str,
+                     val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clip starts for training and validation. The last `val_fraction` of each video's frames is
+    held out, but never fewer than one clip's worth (5% of a Ped2 video is under 16 frames), and
+    only where at least one clip is left for training; held-out clips never overlap training ones."""
+    train, held = [], []
+    for i, name in enumerate(names):
+        a, b = int(offsets[i]), int(offsets[i + 1])
+        n_val = max(clip_len, int(round((b - a) * val_fraction))) if val_fraction > 0 else 0
+        cut = b - n_val if b - n_val - a >= clip_len else b
+        sub = np.array([0, cut - a, b - a])
+        train.append(a + clip_starts(sub[:2], clip_len, [name], where))
+        if cut < b:
+            held.append(cut + clip_starts(sub[1:] - sub[1], clip_len, [name], where))
+    empty = np.zeros(0, np.int64)
+    return (np.concatenate(train) if train else empty), (np.concatenate(held) if held else empty)
+
+
+def _check_size(split, params: dict, path: Path) -> None:
+    want = params["data"].get("frame_size")
+    if want and list(split.frames.shape[1:]) != list(want):
+        raise ValueError(f"{path}: frames were prepared at {list(split.frames.shape[1:])}, but "
+                         f"data.frame_size is {list(want)}; run `memae prepare` again for this profile")
+
+
 def train_data(prepared, split: str, seed: int, params: dict) -> tuple[ClipSource, ClipSource]:
     """All stride-1 clips of the training videos. Validation: the last `train.val_fraction` of
-    each video's frames (its clips do not overlap the training clips); only its loss is logged."""
+    each video's frames, at least one clip long (its clips do not overlap the training clips);
+    only its loss is logged."""
     path = Path(prepared) / "train"
     s = _open(prepared, "train")
+    _check_size(s, params, path)
     T, scale, val = params["data"]["clip_len"], params["data"]["scale"], params["train"]["val_fraction"]
-    train = clip_starts(s.offsets, T, s.names, path, part=(0.0, 1.0 - val))
-    held_out = clip_starts(s.offsets, T, s.names, path, part=(1.0 - val, 1.0))
+    train, held_out = train_val_starts(s.offsets, T, s.names, path, val)
     return ClipSource(s.frames, train, T, scale), ClipSource(s.frames, held_out, T, scale)
 
 
@@ -135,6 +161,7 @@ class TestVideos:
 def test_data(prepared, split: str, seed: int, params: dict) -> TestVideos:
     s = _open(prepared, "test")
     path = Path(prepared) / "test"
+    _check_size(s, params, path)
     T = params["data"]["clip_len"]
     clip_starts(s.offsets, T, s.names, path)  # fails early, naming a video shorter than a clip
     return TestVideos(s.frames, np.asarray(s.offsets), np.asarray(s.labels), list(s.names), T,

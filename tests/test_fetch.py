@@ -102,3 +102,16 @@ def test_shared_copies_verify_through_memae_mirror(dataset, shared_datasets, tmp
     monkeypatch.setenv("MEMAE_MIRROR", str(shared_datasets))
     paths = fetch.fetch(dataset, tmp_path / dataset)
     assert [p.name for p in paths] == [rf.name for rf in SOURCES[dataset]]
+
+
+def test_corrupt_gzip_is_a_checksum_error_naming_the_file_and_the_next_source_is_tried(tmp_path):
+    content = b"idx content" * 1000
+    good = gzip.compress(content)
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF           # corrupt deflate data: zlib.error, not OSError
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "x.gz").write_bytes(bytes(bad))
+    rf = RemoteFile("x.gz", (), content_sha256=sha(content))
+    with pytest.raises(ChecksumError, match=r"x\.gz.*unreadable"):
+        fetch_file(rf, tmp_path / "raw", tmp_path / "m")
+    assert (tmp_path / "raw" / "x.gz.rejected").exists()

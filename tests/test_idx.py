@@ -33,3 +33,11 @@ def test_bad_magic_and_truncated_body_name_the_file(tmp_path):
     write_raw(tmp_path / "short.gz", bytes([0, 0, 8, 1]) + struct.pack(">I", 10) + b"\x00" * 4)
     with pytest.raises(ValueError, match="short.gz.*4 bytes"):
         read_idx(tmp_path / "short.gz")
+
+
+def test_corrupt_deflate_stream_names_the_file(tmp_path):
+    data = bytearray(gzip.compress(bytes([0, 0, 8, 1]) + struct.pack(">I", 3000) + bytes(3000)))
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "c.gz").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="c.gz"):
+        read_idx(tmp_path / "c.gz")

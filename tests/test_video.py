@@ -66,6 +66,19 @@ def test_training_and_validation_clips_do_not_overlap():
     assert val.tolist() == [180, 181, 182, 183, 184]
 
 
+def test_validation_holds_out_at_least_one_clip_per_video_without_overlap():
+    # Ped2-like lengths: 5% of 120-180 frames is under one clip; the hold-out grows to 16 frames
+    offsets = np.array([0, 120, 300, 330])
+    train, val = video.train_val_starts(offsets, 16, ["a", "b", "c"], "x", 0.05)
+    # a: frames 0..103 train (starts 0..88), 104..119 held out (start 104)
+    # b: 180 frames, 5% = 9 -> 16 held out: train 120..283 (starts 120..268), held out start 284
+    # c: 30 frames: 16 held out would leave 14 < 16 for training, so c is not held out
+    assert val.tolist() == [104, 284]
+    assert train.tolist() == list(range(0, 89)) + list(range(120, 269)) + list(range(300, 315))
+    assert not set(range(104, 120)) & {f for s in train for f in range(s, s + 16)}
+    assert video.train_val_starts(offsets, 16, ["a", "b", "c"], "x", 0.0)[1].size == 0
+
+
 def test_clip_source_batches_are_the_frames_in_order_for_memmap_and_tensor(tmp_path):
     frames = (np.arange(30)[:, None, None] * np.ones((1, 2, 3))).astype(np.uint8)
     frames.tofile(tmp_path / "f.u8")

@@ -14,6 +14,7 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 from tqdm import tqdm
@@ -39,7 +40,7 @@ def file_sha256(path: Path, decompress: bool = False) -> str:
         with opener(path, "rb") as f:
             while chunk := f.read(CHUNK):
                 h.update(chunk)
-    except (OSError, EOFError) as e:  # a truncated or non-gzip file
+    except (OSError, EOFError, zlib.error) as e:  # a truncated or non-gzip file
         return f"unreadable ({e})"
     return h.hexdigest()
 

@@ -9,6 +9,7 @@ non-anomalous records of the first half and is tested on the second half, where 
 """
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def read_records(path: Path) -> pd.DataFrame:
     path = Path(path)
     try:
         df = pd.read_csv(path, header=None, names=COLUMNS, compression="infer")
-    except (pd.errors.ParserError, OSError, EOFError, UnicodeDecodeError) as e:
+    except (pd.errors.ParserError, OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
         raise ValueError(f"{path}: cannot parse as KDDCUP99 records ({e}); fetch it again") from None
     if df["label"].isna().any():
         row = int(np.flatnonzero(df["label"].isna().to_numpy())[0])

@@ -1,5 +1,12 @@
 # fetch (download or copy from $MEMAE_MIRROR, verify) -> data/raw/<dataset>/
 # prepare (decode once into compact arrays)           -> data/prepared/<dataset>/
+# A fetch job's outputs are the `.<file>.verified` stamps that memae fetch writes beside each
+# verified file, not the files themselves: Snakemake deletes a job's outputs before it runs and
+# when it fails, and a good raw file (downloaded, or placed by hand) must never be deleted.
+
+
+def verified_stamps(ds):
+    return [f"{DATA}/raw/{ds}/.{rf.name}.verified" for rf in SOURCES[ds]]
 
 
 for _ds in DATASETS:
@@ -8,7 +15,7 @@ for _ds in DATASETS:
         name:
             f"fetch_{_ds}"
         output:
-            [f"{DATA}/raw/{_ds}/{rf.name}" for rf in SOURCES[_ds]],
+            verified_stamps(_ds),
         params:
             dataset=_ds,
             synthetic=SYNTHETIC,
@@ -22,9 +29,11 @@ for _ds in DATASETS:
 
 rule prepare:
     input:
-        lambda w: [f"{DATA}/raw/{w.dataset}/{rf.name}" for rf in SOURCES[w.dataset]],
+        lambda w: verified_stamps(w.dataset),
     output:
         f"{DATA}/prepared/{{dataset}}/summary.json",
+    params:
+        settings=lambda w: digest(PARAMS[w.dataset]["data"]),  # e.g. frame_size: re-prepare
     log:
         "logs/prepare_{dataset}.log",
     threads: 4
