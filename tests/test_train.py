@@ -61,6 +61,8 @@ def test_interrupted_run_resumes_to_the_same_result(prepared, params, tmp_path, 
     assert [h["epoch"] for h in log["history"]] == [1, 2, 3]
     full, cut = weights(tmp_path / "full"), weights(tmp_path / "cut")
     assert all(torch.equal(full[k], cut[k]) for k in full)
+    # a finished run leaves no checkpoint that could stand in for a later run on other data
+    assert not (tmp_path / "full" / "checkpoint.pt").exists()
 
 
 def test_changed_settings_do_not_resume_a_foreign_checkpoint(prepared, params, tmp_path):
