@@ -19,6 +19,19 @@ from .train import resolve_variant
 from .video import TestVideos, score_videos
 
 
+def load_trained(model_path: Path, device: torch.device | str = "cpu"):
+    """The network of a trained run (model.pt) in eval mode, and its saved settings."""
+    model_path = Path(model_path)
+    if not model_path.exists():
+        raise FileNotFoundError(f"{model_path} is missing: train this run first (memae train)")
+    saved = torch.load(model_path, map_location=device, weights_only=False)
+    cfg = saved["config"]
+    variant = resolve_variant(cfg["variant"], cfg)[0]  # cfg holds the sweep point's memory already
+    net = build_model(cfg["model"], cfg["memory"], variant, saved["input_shape"])
+    net.load_state_dict(saved["model"])
+    return net.to(device).eval(), saved
+
+
 @torch.no_grad()
 def reconstruction_errors(net, x: np.ndarray, batch: int, device) -> np.ndarray:
     """Mean squared error per sample, computed in float32."""
@@ -35,17 +48,10 @@ def reconstruction_errors(net, x: np.ndarray, batch: int, device) -> np.ndarray:
 
 def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int | None = None) -> dict:
     run = Path(run)
-    model_path = run / "model.pt"
-    if not model_path.exists():
-        raise FileNotFoundError(f"{model_path} is missing: train this run first (memae train)")
     t0 = time.perf_counter()
     device = setup(threads)
-    saved = torch.load(model_path, map_location=device, weights_only=False)
+    net, saved = load_trained(run / "model.pt", device)
     cfg = saved["config"]
-    variant = resolve_variant(cfg["variant"], cfg)[0]  # cfg holds the sweep point's memory already
-    net = build_model(cfg["model"], cfg["memory"], variant, saved["input_shape"])
-    net.load_state_dict(saved["model"])
-    net.to(device)
     ds = datasets.get(dataset)
     test = ds.test_data(prepared, cfg["split"], cfg["seed"], params)
     batch = params["eval"]["batch_size"]

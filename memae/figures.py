@@ -205,13 +205,9 @@ def decode_memory(model_path: Path, items: int):
     whole code; position granularity: the item is tiled over every position of the code."""
     import torch
 
-    from .models import build_model
-    from .variants import get_variant
-    saved = torch.load(model_path, map_location="cpu", weights_only=False)
+    from .evaluate import load_trained
+    net, saved = load_trained(model_path)
     cfg = saved["config"]
-    net = build_model(cfg["model"], cfg["memory"], get_variant(cfg["variant"]), saved["input_shape"])
-    net.load_state_dict(saved["model"])
-    net.eval()
     if net.memory is None:
         raise ValueError(f"{model_path}: variant {cfg['variant']} has no memory to decode")
     with torch.no_grad():

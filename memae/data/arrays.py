@@ -45,6 +45,15 @@ def save(tmp: Path, **arrays: np.ndarray) -> None:
         np.save(tmp / f"{name}.npy", a)
 
 
+def write_prepared(out: Path, summary: dict, **arrays: np.ndarray) -> dict:
+    """Write arrays and summary.json into a fresh temporary folder, then rename it to out."""
+    tmp = atomic_dir(out)
+    save(tmp, **arrays)
+    write_json(tmp / "summary.json", summary)
+    commit_dir(tmp, out)
+    return summary
+
+
 def load(prepared: Path, name: str, mmap: bool = True) -> np.ndarray:
     path = Path(prepared) / f"{name}.npy"
     if not path.exists():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import archive, arrays
+from . import archive, oneclass
 from .oneclass import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
 from .sources import SOURCES
 
@@ -46,11 +46,4 @@ def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) 
             raise ValueError(f"{path}: {', '.join(missing)} missing from {FOLDER}/; is it the binary archive?")
         images, labels = zip(*(parse_records(members[f"{FOLDER}/{n}"], f"{path}:{n}") for n in names))
         parts[f"{split}_images"], parts[f"{split}_labels"] = np.concatenate(images), np.concatenate(labels)
-    tmp = arrays.atomic_dir(out)
-    arrays.save(tmp, **parts)
-    summary = {"dataset": "cifar10", "label": "CIFAR-10", "classes": CLASSES,
-               "train": len(parts["train_labels"]), "test": len(parts["test_labels"]),
-               "image_shape": list(parts["train_images"].shape[1:])}
-    arrays.write_json(tmp / "summary.json", summary)
-    arrays.commit_dir(tmp, out)
-    return summary
+    return oneclass.write_prepared(out, parts, "cifar10", "CIFAR-10", CLASSES)

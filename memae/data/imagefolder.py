@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from . import archive, arrays
+from . import archive, oneclass
 from .oneclass import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
 
 FILES = ()   # the user's own folder: nothing to fetch
@@ -97,14 +97,7 @@ def prepare_tree(raw: Path, out: Path, dataset: str, label: str, workers: int = 
     if parts["train_images"].shape[1:] != parts["test_images"].shape[1:]:
         raise ValueError(f"{where}: train images are {parts['train_images'].shape[1:]}, "
                          f"test images {parts['test_images'].shape[1:]}")
-    tmp = arrays.atomic_dir(out)
-    arrays.save(tmp, **parts)
-    summary = {"dataset": dataset, "label": label, "classes": classes,
-               "train": len(train_labels), "test": len(test_labels),
-               "image_shape": list(parts["train_images"].shape[1:])}
-    arrays.write_json(tmp / "summary.json", summary)
-    arrays.commit_dir(tmp, out)
-    return summary
+    return oneclass.write_prepared(out, parts, dataset, label, classes)
 
 
 def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) -> dict:

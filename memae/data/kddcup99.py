@@ -72,14 +72,10 @@ def encode(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
 def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) -> dict:
     df = read_records(Path(raw) / "kddcup.data_10_percent.gz")
     x, y, names = encode(df)
-    tmp = arrays.atomic_dir(out)
-    arrays.save(tmp, features=x, labels=y)
     summary = {"dataset": "kddcup99", "records": int(len(y)), "dims": int(x.shape[1]),
                "anomaly_share": float(y.mean()), "features": names,
                "categories_from": "the categories that occur in the 10 percent file"}
-    arrays.write_json(tmp / "summary.json", summary)
-    arrays.commit_dir(tmp, out)
-    return summary
+    return arrays.write_prepared(out, summary, features=x, labels=y)
 
 
 def _split(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:

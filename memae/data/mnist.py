@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import arrays
+from . import oneclass
 from .oneclass import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
 from .sources import SOURCES
 
@@ -50,11 +50,4 @@ def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) 
     for split in ("train", "test"):
         if len(parts[f"{split}_images"]) != len(parts[f"{split}_labels"]):
             raise ValueError(f"{raw}: {split} images and labels differ in count")
-    tmp = arrays.atomic_dir(out)
-    arrays.save(tmp, **parts)
-    summary = {"dataset": "mnist", "classes": [str(i) for i in range(10)],
-               "train": len(parts["train_labels"]), "test": len(parts["test_labels"]),
-               "image_shape": list(parts["train_images"].shape[1:])}
-    arrays.write_json(tmp / "summary.json", summary)
-    arrays.commit_dir(tmp, out)
-    return summary
+    return oneclass.write_prepared(out, parts, "mnist", "MNIST", [str(i) for i in range(10)])

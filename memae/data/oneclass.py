@@ -14,6 +14,14 @@ from sklearn.metrics import roc_auc_score
 from . import arrays
 
 
+def write_prepared(out, parts: dict, dataset: str, label: str, classes: list[str]) -> dict:
+    """Write a prepared one-class image set (train/test images and labels) with its summary."""
+    summary = {"dataset": dataset, "label": label, "classes": classes,
+               "train": len(parts["train_labels"]), "test": len(parts["test_labels"]),
+               "image_shape": list(parts["train_images"].shape[1:])}
+    return arrays.write_prepared(out, summary, **parts)
+
+
 def class_of(split: str) -> int:
     if not split.startswith("class") or not split[5:].isdigit():
         raise ValueError(f"one-class split must look like 'class3', got {split!r}")
