@@ -24,6 +24,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "data": {"scale": (str,), "synthetic_size": (dict,),
              "frame_size": (list,), "clip_len": (int,)},     # video: [H, W] after resizing; frames per clip
     "model": {"kind": (str,), "channels": (list,), "kernels": (list,), "strides": (list,),
+              "encoder": (list,), "decoder": (list,),   # conv layers written out: see LAYER_KEYS
               "hidden": (list,), "code_dim": (int,), "activation": (str,),
               "output_activation": (str,), "init": (str,)},
     "memory": {"num_items": (int,), "shrink_thres": NUM, "addressing": (str,),
@@ -33,12 +34,24 @@ SCHEMA: dict[str, dict[str, tuple]] = {
               "val_fraction": NUM, "max_train_samples": INT_OR_NONE,
               "clips_per_epoch": INT_OR_NONE},                    # video: clips drawn per epoch (null: all)
     "eval": {"batch_size": (int,), "anomaly_fraction": NUM_OR_NONE,
-             "threshold_top_fraction": NUM_OR_NONE, "test_fraction": NUM_OR_NONE},
+             "threshold_top_fraction": NUM_OR_NONE, "test_fraction": NUM_OR_NONE,
+             "clip_error": (str,),              # video: mse | l2 | official (see CLIP_ERRORS)
+             "threshold_population": (str,)},   # KDD: test | train_test (see THRESHOLD_POPULATIONS)
     "protocol": {"splits": (list,), "seeds": (list,), "variants": (list,), "description": (str,),
                  "sweep_num_items": (list,)},                     # memory sizes of the memae sweep
 }
+# One conv layer of model.encoder / model.decoder: Conv(kernel, stride, channels) as the paper
+# writes it; padding defaults to kernel // 2, output_padding (decoder only) to 0.
+LAYER_KEYS = {"channels": (int,), "kernel": (int, list), "stride": (int, list),
+              "padding": (int, list), "output_padding": (int, list)}
+CLIP_ERRORS = ("mse", "l2", "official")
+THRESHOLD_POPULATIONS = ("test", "train_test")
+# A study: a named change of one dataset's settings (`set`), optionally run shortened (`shorten`,
+# applied to both the study and its baseline, so the comparison stays like for like).
+STUDY_KEYS = {"description": (str,), "set": (dict,), "shorten": (dict,)}
 PIPELINE_SCHEMA = {"profile": (str,), "datasets": (list,), "data_root": (str,),
-                   "synthetic_data": (bool,), "results_root": (str,)}
+                   "synthetic_data": (bool,), "results_root": (str,),
+                   "studies": (list,)}   # "<dataset>:<study>" or "<dataset>:all"
 
 
 class ParamsError(ValueError):
@@ -72,6 +85,29 @@ def _check(tree: dict, schema: dict, path: Path, prefix: str = "") -> None:
             raise ParamsError(f"{path}: '{where}' must be {names}, got {value!r}")
 
 
+def _check_layers(tree: dict, path: Path, prefix: str) -> None:
+    model = tree.get("model") or {}
+    for part in ("encoder", "decoder"):
+        for i, layer in enumerate(model.get(part) or []):
+            where = f"{prefix}model.{part}[{i}]"
+            if not isinstance(layer, dict):
+                raise ParamsError(f"{path}: '{where}' must be a mapping like "
+                                  "{channels: 32, kernel: 3, stride: 2, padding: 1}")
+            _check(layer, LAYER_KEYS, path, where + ".")
+            missing = [k for k in ("channels", "kernel", "stride") if k not in layer]
+            if missing:
+                raise ParamsError(f"{path}: '{where}' lacks {', '.join(missing)}")
+    if bool(model.get("encoder")) != bool(model.get("decoder")) and "kind" in model:
+        raise ParamsError(f"{path}: '{prefix}model' needs both encoder and decoder written out, or neither")
+    ev = tree.get("eval") or {}
+    if "clip_error" in ev and ev["clip_error"] not in CLIP_ERRORS:
+        raise ParamsError(f"{path}: '{prefix}eval.clip_error' must be one of {', '.join(CLIP_ERRORS)}, "
+                          f"got {ev['clip_error']!r}")
+    if "threshold_population" in ev and ev["threshold_population"] not in THRESHOLD_POPULATIONS:
+        raise ParamsError(f"{path}: '{prefix}eval.threshold_population' must be one of "
+                          f"{', '.join(THRESHOLD_POPULATIONS)}, got {ev['threshold_population']!r}")
+
+
 def _merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
@@ -88,11 +124,30 @@ def _resolve(doc: dict, schema: dict, profile: str, path: Path) -> dict:
         if name not in PROFILES:
             raise ParamsError(f"{path}: unknown profile 'profiles.{name}' (use {', '.join(PROFILES[1:])})")
         _check(overlay or {}, schema, path, f"profiles.{name}.")
-    return _merge(doc, overlays.get(profile) or {}) if profile != "paper" else doc
+        if schema is SCHEMA:
+            _check_layers(overlay or {}, path, f"profiles.{name}.")
+    if schema is SCHEMA:
+        _check_layers(doc, path, "")
+    merged = _merge(doc, overlays.get(profile) or {}) if profile != "paper" else doc
+    if schema is SCHEMA:
+        _replace_layers(merged, overlays.get(profile) or {})
+    return merged
 
 
-def load_params(dataset: str, profile: str, params_dir: str | Path = "params") -> dict:
-    """The settings of one dataset under one profile, validated."""
+def _replace_layers(merged: dict, over: dict) -> None:
+    """An overlay that writes model.encoder/decoder (or the mirrored short form) replaces the
+    network: keys of the other form are dropped rather than merged into a mix of the two."""
+    model, new = merged.get("model") or {}, (over or {}).get("model") or {}
+    if "encoder" in new or "decoder" in new:
+        for k in ("channels", "kernels", "strides"):
+            if k not in new:
+                model.pop(k, None)
+    elif any(k in new for k in ("channels", "kernels", "strides")):
+        model.pop("encoder", None)
+        model.pop("decoder", None)
+
+
+def _dataset_doc(dataset: str, params_dir: str | Path) -> tuple[dict, Path]:
     path = Path(params_dir) / f"{dataset}.yaml"
     doc = _read_yaml(path)
     if "like" in doc:
@@ -100,7 +155,53 @@ def load_params(dataset: str, profile: str, params_dir: str | Path = "params") -
         if not base.exists():
             raise ParamsError(f"{path}: 'like: {doc['like']}' but {base} does not exist")
         doc = _merge(_read_yaml(base), {k: v for k, v in doc.items() if k != "like"})
+    return doc, path
+
+
+def load_params(dataset: str, profile: str, params_dir: str | Path = "params") -> dict:
+    """The settings of one dataset under one profile, validated (its studies are not part of them:
+    see load_studies)."""
+    doc, path = _dataset_doc(dataset, params_dir)
+    doc.pop("studies", None)
     return _resolve(doc, SCHEMA, profile, path)
+
+
+def load_studies(dataset: str, params_dir: str | Path = "params") -> dict[str, dict]:
+    """The studies declared in params/<dataset>.yaml: name -> {description, set, shorten}."""
+    doc, path = _dataset_doc(dataset, params_dir)
+    studies = doc.get("studies") or {}
+    if not isinstance(studies, dict):
+        raise ParamsError(f"{path}: 'studies' must be a mapping of study name -> settings")
+    out = {}
+    for name, spec in studies.items():
+        where = f"studies.{name}"
+        if not isinstance(name, str) or not name.replace("_", "").isalnum() or name != name.lower():
+            raise ParamsError(f"{path}: study name {name!r} must be lower-case letters, digits and _")
+        if not isinstance(spec, dict) or "set" not in spec or "description" not in spec:
+            raise ParamsError(f"{path}: '{where}' needs 'description' and 'set'")
+        _check(spec, STUDY_KEYS, path, where + ".")
+        for part in ("set", "shorten"):
+            _check(spec.get(part) or {}, SCHEMA, path, f"{where}.{part}.")
+            _check_layers(spec.get(part) or {}, path, f"{where}.{part}.")
+        out[name] = {"description": " ".join(spec["description"].split()),
+                     "set": spec["set"], "shorten": spec.get("shorten") or {}}
+    return out
+
+
+STUDY_ARMS = ("base", "study")
+
+
+def study_params(params: dict, study: dict, arm: str) -> dict:
+    """The settings one arm of a study runs: the dataset's resolved params, then the study's
+    `shorten` (both arms), then its `set` (the study arm only)."""
+    if arm not in STUDY_ARMS:
+        raise ParamsError(f"study arm must be one of {', '.join(STUDY_ARMS)}, got {arm!r}")
+    out = params
+    for over in ([study["shorten"]] + ([study["set"]] if arm == "study" else [])):
+        merged = _merge(out, over)
+        _replace_layers(merged, over)
+        out = merged
+    return out
 
 
 def load_pipeline(params_dir: str | Path = "params", profile: str | None = None) -> dict:

@@ -1,7 +1,9 @@
 """Encoders and decoders (reference section 3). Pure nn.Modules: training lives in memae.train.
 
 build_model(params, variant) builds the network a dataset's params describe:
-  model.kind = "conv"  2D or 3D conv autoencoder, decoder mirrored with transposed convs
+  model.kind = "conv"  2D or 3D conv autoencoder: encoder and decoder written out layer by layer
+                       (model.encoder / model.decoder), or the mirrored short form
+                       (model.channels / kernels / strides)
   model.kind = "mlp"   fully connected autoencoder (KDDCUP99)
 """
 from __future__ import annotations
@@ -48,44 +50,102 @@ class AutoEncoder(nn.Module):
         return self.decoder(z_hat), z, w
 
 
-def _conv_out(size: int, k: int, s: int) -> int:
-    return (size + 2 * (k // 2) - k) // s + 1
+def _conv_out(size: int, k: int, s: int, p: int) -> int:
+    return (size + 2 * p - k) // s + 1
 
 
-def conv_autoencoder(input_shape: list[int], channels: list[int], kernels: list, strides: list,
-                     activation: str, output_activation: str) -> tuple[nn.Module, nn.Module, list[int]]:
-    """Conv encoder and mirrored transposed-conv decoder for inputs (C, H, W) or (C, T, H, W).
+def _deconv_out(size: int, k: int, s: int, p: int, op: int) -> int:
+    return (size - 1) * s - 2 * p + k + op
 
-    kernels/strides: one entry per layer, an int or one int per spatial dim. Every encoder layer is
-    conv + BN + activation; the decoder mirrors it, its last layer maps to the input channels with
-    no BN and `output_activation`. Output paddings are chosen so that shapes mirror exactly.
-    Returns encoder, decoder and the code shape (C, *spatial).
+
+def mirrored_layers(input_shape: list[int], channels: list[int], kernels: list,
+                    strides: list) -> tuple[list[dict], list[dict]]:
+    """Encoder and decoder layer specs of the mirrored form (model.channels/kernels/strides).
+
+    Every layer is padded by kernel // 2; each transposed conv mirrors its encoder layer, with the
+    output padding that restores the encoder layer's input size exactly.
     """
     dims = len(input_shape) - 1
-    Conv, Deconv, BN = {2: (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d),
-                        3: (nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d)}[dims]
     per_dim = lambda v: list(v) if isinstance(v, (list, tuple)) else [v] * dims
     kernels, strides = [per_dim(k) for k in kernels], [per_dim(s) for s in strides]
     if not (len(channels) == len(kernels) == len(strides)):
         raise ValueError("model.channels, model.kernels and model.strides must have the same length")
-    act = ACTIVATIONS[activation]
     sizes = [list(input_shape[1:])]
-    enc, in_ch = [], input_shape[0]
+    enc = []
     for ch, k, s in zip(channels, kernels, strides):
-        enc += [Conv(in_ch, ch, k, s, [kk // 2 for kk in k]), BN(ch), act()]
-        sizes.append([_conv_out(n, kk, ss) for n, kk, ss in zip(sizes[-1], k, s)])
-        in_ch = ch
+        pad = [kk // 2 for kk in k]
+        enc.append({"channels": ch, "kernel": k, "stride": s, "padding": pad})
+        sizes.append([_conv_out(n, kk, ss, p) for n, kk, ss, p in zip(sizes[-1], k, s, pad)])
     dec = []
     outs = list(reversed([input_shape[0]] + channels[:-1]))
     for i, (ch, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides))):
         src, dst = sizes[len(channels) - i], sizes[len(channels) - i - 1]
         pad = [kk // 2 for kk in k]
-        out_pad = [t - ((n - 1) * ss - 2 * p + kk) for t, n, ss, p, kk in zip(dst, src, s, pad, k)]
-        dec.append(Deconv(in_ch, ch, k, s, pad, output_padding=out_pad))
-        last = i == len(channels) - 1
-        dec += [OUTPUTS[output_activation]()] if last else [BN(ch), act()]
-        in_ch = ch
-    return nn.Sequential(*enc), nn.Sequential(*dec), [channels[-1], *sizes[-1]]
+        out_pad = [t - _deconv_out(n, kk, ss, p, 0) for t, n, ss, p, kk in zip(dst, src, s, pad, k)]
+        dec.append({"channels": ch, "kernel": k, "stride": s, "padding": pad, "output_padding": out_pad})
+    return enc, dec
+
+
+def _layer(spec: dict, dims: int, where: str) -> dict:
+    """A layer spec with every field as one int per spatial dim (padding defaults to kernel // 2)."""
+    per_dim = lambda v: list(v) if isinstance(v, (list, tuple)) else [v] * dims
+    k, s = per_dim(spec["kernel"]), per_dim(spec["stride"])
+    p = per_dim(spec["padding"]) if spec.get("padding") is not None else [kk // 2 for kk in k]
+    op = per_dim(spec.get("output_padding", 0))
+    for name, v in (("kernel", k), ("stride", s), ("padding", p), ("output_padding", op)):
+        if len(v) != dims:
+            raise ValueError(f"{where}: {name} has {len(v)} values for {dims} spatial dims")
+    return {"channels": int(spec["channels"]), "kernel": k, "stride": s, "padding": p,
+            "output_padding": op}
+
+
+def conv_autoencoder(input_shape: list[int], encoder: list[dict], decoder: list[dict],
+                     activation: str, output_activation: str) -> tuple[nn.Module, nn.Module, list[int]]:
+    """Conv encoder and transposed-conv decoder for inputs (C, H, W) or (C, T, H, W), written out
+    layer by layer as the paper writes them: Conv(k, s, c) ... then Dconv(k, s, c) ...
+
+    encoder/decoder: one spec per layer, {channels, kernel, stride, padding, output_padding}
+    (kernel/stride/padding an int or one int per spatial dim; padding defaults to kernel // 2,
+    output_padding to 0). Every encoder layer is conv + BN + activation; every decoder layer but the
+    last is transposed conv + BN + activation; the last maps to the input's channels with no BN and
+    `output_activation`. The decoder must give back the input's shape exactly: a mismatch is an
+    error that names the layer sizes. Returns encoder, decoder and the code shape (C, *spatial).
+    """
+    dims = len(input_shape) - 1
+    Conv, Deconv, BN = {2: (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d),
+                        3: (nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d)}[dims]
+    act = ACTIVATIONS[activation]
+    enc_specs = [_layer(l, dims, f"model.encoder[{i}]") for i, l in enumerate(encoder)]
+    dec_specs = [_layer(l, dims, f"model.decoder[{i}]") for i, l in enumerate(decoder)]
+    if not enc_specs or not dec_specs:
+        raise ValueError("model.encoder and model.decoder need at least one layer each")
+    if dec_specs[-1]["channels"] != input_shape[0]:
+        raise ValueError(f"model.decoder: the last layer has {dec_specs[-1]['channels']} channels, "
+                         f"the input has {input_shape[0]}")
+    size, trace = list(input_shape[1:]), [list(input_shape[1:])]
+    enc, in_ch = [], input_shape[0]
+    for l in enc_specs:
+        enc += [Conv(in_ch, l["channels"], l["kernel"], l["stride"], l["padding"]), BN(l["channels"]), act()]
+        size = [_conv_out(n, k, s, p) for n, k, s, p in zip(size, l["kernel"], l["stride"], l["padding"])]
+        trace.append(size)
+        if min(size) < 1:
+            raise ValueError(f"model.encoder: sizes {trace} reach zero; fewer or smaller strides")
+        in_ch = l["channels"]
+    code = [in_ch, *size]
+    dec = []
+    for i, l in enumerate(dec_specs):
+        dec.append(Deconv(in_ch, l["channels"], l["kernel"], l["stride"], l["padding"],
+                          output_padding=l["output_padding"]))
+        size = [_deconv_out(n, k, s, p, op) for n, k, s, p, op in
+                zip(size, l["kernel"], l["stride"], l["padding"], l["output_padding"])]
+        trace.append(size)
+        last = i == len(dec_specs) - 1
+        dec += [OUTPUTS[output_activation]()] if last else [BN(l["channels"]), act()]
+        in_ch = l["channels"]
+    if size != list(input_shape[1:]):
+        raise ValueError(f"model: the decoder gives {size}, the input is {list(input_shape[1:])} "
+                         f"(sizes layer by layer: {trace}); adjust padding or output_padding")
+    return nn.Sequential(*enc), nn.Sequential(*dec), code
 
 
 def mlp_autoencoder(input_dim: int, hidden: list[int], code_dim: int, activation: str,
@@ -107,12 +167,12 @@ def mlp_autoencoder(input_dim: int, hidden: list[int], code_dim: int, activation
 
 
 def init_official(module: nn.Module) -> None:
-    """Initialisation of the official code: conv weights N(0, 0.02), BN weights N(1, 0.02), biases 0."""
+    """Initialisation of the official code (its weights_init): conv weights N(0, 0.02), BN weights
+    N(1, 0.02) and BN biases 0; conv biases are left at PyTorch's default, as the official code
+    leaves them."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
             nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
@@ -121,15 +181,24 @@ def init_official(module: nn.Module) -> None:
 def build_model(model: dict, memory: dict, variant: Variant, input_shape: list[int]) -> AutoEncoder:
     """model/memory: the sections of params/<dataset>.yaml; input_shape without the batch dim."""
     if model["kind"] == "conv":
-        enc, dec, code = conv_autoencoder(input_shape, model["channels"], model["kernels"],
-                                          model["strides"], model["activation"],
+        if model.get("encoder"):
+            enc_l, dec_l = model["encoder"], model["decoder"]
+        else:
+            enc_l, dec_l = mirrored_layers(input_shape, model["channels"], model["kernels"],
+                                           model["strides"])
+        enc, dec, code = conv_autoencoder(input_shape, enc_l, dec_l, model["activation"],
                                           model["output_activation"])
     elif model["kind"] == "mlp":
         enc, dec, code = mlp_autoencoder(input_shape[0], model["hidden"], model["code_dim"],
                                          model["activation"], model["output_activation"])
     else:
         raise ValueError(f"model.kind must be 'conv' or 'mlp', got {model['kind']!r}")
-    if model.get("init") == "official":
+    init = model.get("init", "default")
+    if init not in ("default", "official"):
+        raise ValueError(f"model.init must be 'default' or 'official', got {init!r}")
+    if memory["granularity"] not in ("position", "image"):
+        raise ValueError(f"memory.granularity must be 'position' or 'image', got {memory['granularity']!r}")
+    if init == "official":
         init_official(enc)
         init_official(dec)
     mem = None  # created last, so that every variant starts from the same encoder and decoder
