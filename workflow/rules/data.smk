@@ -23,8 +23,8 @@ for _ds in DATASETS:
             f"logs/fetch_{_ds}.log",
         threads: 1
         shell:
-            "memae fetch {params.dataset} --dest {DATA}/raw/{params.dataset} {params.synthetic}"
-            " --profile {PROFILE} 2> {log}"
+            "memae fetch {params.dataset} --dest {DATA:q}/raw/{params.dataset} {params.synthetic}"
+            " --profile {PROFILE:q} 2> {log:q}"
 
 
 rule prepare:
@@ -38,5 +38,5 @@ rule prepare:
         "logs/prepare_{dataset}.log",
     threads: 4
     shell:
-        "memae prepare {wildcards.dataset} --raw {DATA}/raw/{wildcards.dataset}"
-        " --out {DATA}/prepared/{wildcards.dataset} --profile {PROFILE} --threads {threads} 2> {log}"
+        "memae prepare {wildcards.dataset} --raw {DATA:q}/raw/{wildcards.dataset}"
+        " --out {DATA:q}/prepared/{wildcards.dataset} --profile {PROFILE:q} --threads {threads} 2> {log:q}"

@@ -39,6 +39,6 @@ rule report:
         "logs/report.log",
     threads: 1
     shell:
-        "(memae report --results {RESULTS} --out {output.html} --profile {PROFILE} --datasets {params.datasets}"
-        " && mkdir -p {output.snakemake} && cp {output.html} {output.snakemake}/index.html)"
-        " 2> {log}"
+        "(memae report --results {RESULTS:q} --out {output.html:q} --profile {PROFILE:q} --datasets {params.datasets:q}"
+        " && mkdir -p {output.snakemake:q} && cp {output.html:q} {output.snakemake:q}/index.html)"
+        " 2> {log:q}"

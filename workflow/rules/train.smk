@@ -23,9 +23,9 @@ rule train:
     resources:
         gpu=GPU,
     shell:
-        "memae train {wildcards.dataset} --prepared {DATA}/prepared/{wildcards.dataset}"
+        "memae train {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
         " --variant {wildcards.variant} --split {wildcards.split} --seed {wildcards.seed}"
-        " --out {params.out} --profile {PROFILE} --threads {threads} 2> {log}"
+        " --out {params.out:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
 
 
 rule evaluate:
@@ -44,8 +44,8 @@ rule evaluate:
     resources:
         gpu=GPU,
     shell:
-        "memae evaluate {wildcards.dataset} --prepared {DATA}/prepared/{wildcards.dataset}"
-        " --run {params.run} --profile {PROFILE} --threads {threads} 2> {log}"
+        "memae evaluate {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
+        " --run {params.run:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
 
 
 rule aggregate:
@@ -62,8 +62,8 @@ rule aggregate:
         "logs/{dataset}/aggregate.log",
     threads: 1
     shell:
-        "memae aggregate {wildcards.dataset} --results {RESULTS} --out {output}"
-        " --profile {PROFILE} 2> {log}"
+        "memae aggregate {wildcards.dataset} --results {RESULTS:q} --out {output:q}"
+        " --profile {PROFILE:q} 2> {log:q}"
 
 
 rule sweep:
@@ -77,8 +77,8 @@ rule sweep:
         "logs/{dataset}/sweep.log",
     threads: 1
     shell:
-        "memae aggregate {wildcards.dataset} --sweep --results {RESULTS} --out {output}"
-        " --profile {PROFILE} 2> {log}"
+        "memae aggregate {wildcards.dataset} --sweep --results {RESULTS:q} --out {output:q}"
+        " --profile {PROFILE:q} 2> {log:q}"
 
 
 if UNSELECTED:
