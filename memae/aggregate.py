@@ -25,6 +25,20 @@ def summarise(values: list[float]) -> dict:
     return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else None, "n": int(len(a))}
 
 
+def _code(results: Path, dataset: str, proto: dict, root: Path | None = None) -> dict:
+    """The commit that aggregated, and the commit(s) that trained the runs (from their logs)."""
+    from .provenance import git_state  # provenance imports this module: import late
+    trained = set()
+    for variant in proto["variants"]:
+        for seed in proto["seeds"]:
+            for split in proto["splits"]:
+                log = run_dir(root or results, dataset, variant, split, seed) / "train_log.json"
+                code = json.loads(log.read_text()).get("code") or {}
+                trained.add(f"{code.get('commit')}{' (dirty)' if code.get('dirty') else ''}"
+                            if code.get("commit") else "not recorded")
+    return {"aggregated_at_commit": git_state(), "trained_at_commits": sorted(trained)}
+
+
 def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path) -> dict:
     proto = params["protocol"]
     variants, per_split, wall = {}, {}, {}
@@ -59,6 +73,7 @@ def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path
         "variants": variants, "per_split": per_split,
         "wall_time_s": {"total": sum(w["train_s"] + w["eval_s"] for w in wall.values()), **wall},
         "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "code": _code(results, dataset, proto),
     }
     write_json(out, result)
     return result

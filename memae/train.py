@@ -75,6 +75,12 @@ def run_config(dataset: str, variant: str, split: str, seed: int, params: dict) 
             **{k: params[k] for k in keys}}
 
 
+def _code_state() -> dict:
+    """The commit of the code that trained a run (and whether the tree had local changes)."""
+    from .provenance import git_state  # provenance imports this module's importers: import late
+    return git_state()
+
+
 def _save_atomic(obj, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -169,6 +175,7 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
     ckpt_path.unlink(missing_ok=True)
     log = {"config": config, "config_digest": key, "history": history, "train_s": elapsed,
            "device": describe(device), "torch": torch.__version__, "n_train": n,
-           "n_per_epoch": per_epoch, "n_val": len(x_val), "epochs": epochs}
+           "n_per_epoch": per_epoch, "n_val": len(x_val), "epochs": epochs,
+           "code": _code_state()}
     write_json(out / "train_log.json", log)
     return log
