@@ -13,6 +13,7 @@ import numpy as np
 
 from .config import digest
 from .data.arrays import write_json
+from .finite import require_finite
 from .train import sweep_points
 
 
@@ -53,6 +54,7 @@ def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path
                     log = json.loads((d / "train_log.json").read_text())
                 except FileNotFoundError as e:
                     raise FileNotFoundError(f"{e.filename} is missing: run train and evaluate for it") from None
+                require_finite(m["metrics"], d / "metrics.json", "metric")
                 by_seed.setdefault(seed, []).append({"split": split, **m["metrics"]})
                 train_s += log["train_s"]
                 eval_s += m["eval_s"]
@@ -75,6 +77,7 @@ def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path
         "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "code": _code(results, dataset, proto),
     }
+    require_finite(result["variants"], f"{out} (not written)", "aggregated metric")  # never bare NaN in JSON
     write_json(out, result)
     return result
 
@@ -91,6 +94,7 @@ def aggregate_sweep(dataset: str, params: dict, results: Path, out: Path) -> dic
                 if not path.exists():
                     raise FileNotFoundError(f"{path} is missing: run train and evaluate for it")
                 rows.append(json.loads(path.read_text())["metrics"])
+                require_finite(rows[-1], path, "metric")
         points.append({"num_items": n, "variant": variant, "runs": len(rows),
                        **{k: float(np.mean([r[k] for r in rows])) for k in rows[0]}})
     result = {"dataset": dataset, "params_digest": digest(params), "points": points}

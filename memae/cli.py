@@ -85,7 +85,8 @@ def cmd_report(a) -> None:
 def cmd_compare(a) -> int:
     from .compare import compare
     pipe = _selected(a)
-    text, status = compare(a.results, a.params_dir / "reported.yaml", pipe["datasets"], pipe["profile"])
+    text, status = compare(a.results, a.params_dir / "reported.yaml", pipe["datasets"], pipe["profile"],
+                           strict=a.strict)
     print(text)
     return status
 
@@ -160,9 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="print reported vs reproduced; exit 1 if a number is outside tolerance",
                        description="Print the report's table of reported and reproduced numbers. Exit "
                        "status 1 when any reproduced number lies outside its tolerance (above or "
-                       "below), 0 when all are within tolerance or not run: a reproduction can gate CI.")
+                       "below), 0 when all are within tolerance or not run: a reproduction can gate CI. With "
+                       "--strict a selected dataset without results also exits 1. A metrics file "
+                       "holding NaN or infinity is always an error.")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--datasets", help="comma-separated datasets that were run (default: the profile's)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 also when a selected dataset has no results/<dataset>/metrics.json")
     _common(p)
     p.set_defaults(func=cmd_compare)
     return ap

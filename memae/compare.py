@@ -32,10 +32,14 @@ def table_lines(tables: list[dict]) -> list[str]:
     return lines
 
 
-def compare(results: Path, reported_path: Path, selected: list[str], profile: str) -> tuple[str, int]:
-    """The text to print and the exit status."""
+def compare(results: Path, reported_path: Path, selected: list[str], profile: str,
+            strict: bool = False) -> tuple[str, int]:
+    """The text to print and the exit status. strict: a selected dataset without a metrics file
+    fails the comparison (exit 1) instead of counting as not run. A metrics file holding NaN or
+    infinity is always an error (report.load_metrics)."""
     reported = load_reported(reported_path)
     metrics = load_results(results, known_datasets(reported), selected)
+    missing = [ds for ds in selected if ds not in metrics]
     tables = build_tables(reported, metrics, selected)
     s = summarise(tables)
     c = s["counts"]
@@ -45,7 +49,10 @@ def compare(results: Path, reported_path: Path, selected: list[str], profile: st
         f"{c['short']} short, {c['above']} above, {c['not run']} not run.",
         *[f"note: {results}/{ds}/metrics.json comes from profile {m.get('profile')!r}, not {profile!r}"
           for ds, m in metrics.items() if m.get("profile") != profile],
+        *[f"{'error' if strict else 'note'}: selected dataset {ds} has no results ({results}/{ds}/metrics.json "
+          f"is missing){'' if strict else '; --strict makes this fail'}" for ds in missing],
         (f"exit 1: {s['outside']} number(s) outside tolerance." if s["outside"] else
+         f"exit 1: {len(missing)} selected dataset(s) without results (--strict)." if strict and missing else
          "exit 0: every number that was run is within tolerance (numbers not run do not fail)."),
     ]
-    return "\n".join(lines).lstrip("\n"), 1 if s["outside"] else 0
+    return "\n".join(lines).lstrip("\n"), 1 if s["outside"] or (strict and missing) else 0

@@ -10,9 +10,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
+import re
 from pathlib import Path
 
 import yaml
+
+from .datasets import MODULES
+from .variants import VARIANTS
 
 PROFILES = ("paper", "quick", "smoke")
 NUM = (int, float)
@@ -53,6 +58,75 @@ PIPELINE_SCHEMA = {"profile": (str,), "datasets": (list,), "data_root": (str,),
                    "synthetic_data": (bool,), "results_root": (str,),
                    "studies": (list,)}   # "<dataset>:<study>" or "<dataset>:all"
 
+# Checked on a dataset's settings after the profile overlay is merged: every key in REQUIRED must be
+# present, and every value in RANGES must pass its test (key path -> (test, allowed values in words)).
+# A type error is caught by SCHEMA first, so the tests here see the declared types (or null).
+REQUIRED = ("model.kind", "model.activation", "model.output_activation",
+            "memory.num_items", "memory.shrink_thres", "memory.addressing", "memory.granularity",
+            "loss.entropy_weight", "loss.l1_weight",
+            "train.epochs", "train.batch_size", "train.lr", "train.weight_decay", "train.val_fraction",
+            "train.max_train_samples", "eval.batch_size",
+            "protocol.splits", "protocol.seeds", "protocol.variants", "protocol.description")
+REQUIRED_BY_KIND = {"mlp": ("model.hidden", "model.code_dim")}   # conv: encoder/decoder or the short form
+CONV_SHORT_FORM = ("channels", "kernels", "strides")
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _pos_ints(xs) -> bool:
+    return bool(xs) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in xs)
+
+
+def _names(xs) -> bool:
+    return bool(xs) and all(isinstance(x, str) and NAME.fullmatch(x) for x in xs)
+
+
+def _fraction(x) -> bool:   # null, or strictly between 0 and 1
+    return x is None or (_finite(x) and 0 < x < 1)
+
+
+NAME = re.compile(r"[a-z0-9_]+")   # what the workflow's wildcards accept (splits, variants)
+RANGES: dict[str, tuple] = {
+    "model.kind": (lambda x: x in ("conv", "mlp"), "conv or mlp"),
+    "memory.addressing": (lambda x: x in ("dot", "cosine"), "dot or cosine"),
+    "memory.granularity": (lambda x: x in ("position", "image"), "position or image"),
+    "data.scale": (lambda x: x in ("unit", "symmetric"), "unit or symmetric"),
+    "train.epochs": (lambda x: x >= 1, "an integer >= 1"),
+    "train.batch_size": (lambda x: x >= 1, "an integer >= 1"),
+    "train.lr": (lambda x: _finite(x) and x > 0, "a finite number > 0"),
+    "train.weight_decay": (lambda x: _finite(x) and x >= 0, "a finite number >= 0"),
+    "train.val_fraction": (lambda x: _finite(x) and 0 < x < 1, "a number between 0 and 1 (exclusive)"),
+    "train.max_train_samples": (lambda x: x is None or x >= 1, "null or an integer >= 1"),
+    "train.clips_per_epoch": (lambda x: x is None or x >= 1, "null or an integer >= 1"),
+    "eval.batch_size": (lambda x: x >= 1, "an integer >= 1"),
+    "eval.anomaly_fraction": (_fraction, "null or a number between 0 and 1 (exclusive)"),
+    "eval.threshold_top_fraction": (_fraction, "null or a number between 0 and 1 (exclusive)"),
+    "eval.test_fraction": (_fraction, "null or a number between 0 and 1 (exclusive)"),
+    "memory.num_items": (lambda x: x >= 1, "an integer >= 1"),
+    "memory.shrink_thres": (lambda x: _finite(x) and 0 <= x < 1, "a number >= 0 and < 1"),
+    "loss.entropy_weight": (lambda x: _finite(x) and x >= 0, "a finite number >= 0"),
+    "loss.l1_weight": (lambda x: _finite(x) and x >= 0, "a finite number >= 0"),
+    "model.code_dim": (lambda x: x >= 1, "an integer >= 1"),
+    "model.hidden": (_pos_ints, "a non-empty list of integers >= 1"),
+    "model.channels": (_pos_ints, "a non-empty list of integers >= 1"),
+    "data.clip_len": (lambda x: x >= 1, "an integer >= 1"),
+    "data.frame_size": (lambda x: len(x) == 2 and _pos_ints(x), "[height, width], integers >= 1"),
+    "protocol.seeds": (lambda xs: bool(xs) and all(isinstance(x, int) and not isinstance(x, bool)
+                                                   and 0 <= x < 2**32 for x in xs),
+                       "a non-empty list of integers in 0 .. 2**32-1"),
+    "protocol.splits": (_names, "a non-empty list of names of lower-case letters, digits and _"),
+    "protocol.variants": (lambda xs: _names(xs) and all(x in VARIANTS for x in xs),
+                          f"a non-empty list of variants from: {', '.join(VARIANTS)}"),
+    "protocol.sweep_num_items": (lambda xs: isinstance(xs, list) and all(
+        isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in xs), "a list of integers >= 1"),
+}
+# data_root and results_root go into shell commands and Snakemake file patterns: they are quoted
+# there, but a character that a shell or Snakemake would read ({, }, $, `, quotes, ;, |, &, <, >,
+# *, ?, newline, ...) has no business in a folder name and is refused here. Spaces are allowed.
+ROOT_OK = re.compile(r"[A-Za-z0-9_./ +,=@%~-]+")
+
 
 class ParamsError(ValueError):
     pass
@@ -62,9 +136,11 @@ def _read_yaml(path: Path) -> dict:
     if not path.exists():
         raise ParamsError(f"{path}: params file not found")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
+        doc = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
         raise ParamsError(f"{path}: not valid YAML: {e}") from None
+    if doc is None:
+        raise ParamsError(f"{path}: the params file is empty; restore it from git (git checkout {path})")
     if not isinstance(doc, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
     return doc
@@ -119,10 +195,14 @@ def _resolve(doc: dict, schema: dict, profile: str, path: Path) -> dict:
     if profile not in PROFILES:
         raise ParamsError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
     overlays = doc.pop("profiles", {}) or {}
+    if not isinstance(overlays, dict):
+        raise ParamsError(f"{path}: 'profiles' must be a mapping of profile name -> overlay")
     _check(doc, schema, path)
     for name, overlay in overlays.items():
         if name not in PROFILES:
             raise ParamsError(f"{path}: unknown profile 'profiles.{name}' (use {', '.join(PROFILES[1:])})")
+        if not isinstance(overlay, (dict, type(None))):
+            raise ParamsError(f"{path}: 'profiles.{name}' must be a mapping of settings, got {overlay!r}")
         _check(overlay or {}, schema, path, f"profiles.{name}.")
         if schema is SCHEMA:
             _check_layers(overlay or {}, path, f"profiles.{name}.")
@@ -163,7 +243,41 @@ def load_params(dataset: str, profile: str, params_dir: str | Path = "params") -
     see load_studies)."""
     doc, path = _dataset_doc(dataset, params_dir)
     doc.pop("studies", None)
-    return _resolve(doc, SCHEMA, profile, path)
+    merged = _resolve(doc, SCHEMA, profile, path)
+    check_values(merged, path, profile, required=dataset in MODULES)
+    return merged
+
+
+def check_values(params: dict, path: Path, profile: str, required: bool = True) -> None:
+    """RANGES respected in a dataset's merged settings and (required) REQUIRED keys present. The keys
+    are required of the datasets memae runs (memae.datasets.MODULES); another file (a scratch file
+    compared by provenance) is held to types and ranges only."""
+    def get(key: str):
+        node = params
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise KeyError(key)
+            node = node[part]
+        return node
+
+    kind = (params.get("model") or {}).get("kind")
+    for key in (REQUIRED + REQUIRED_BY_KIND.get(kind, ())) if required else ():
+        try:
+            get(key)
+        except KeyError:
+            raise ParamsError(f"{path}: required key '{key}' is missing (profile {profile}); "
+                              "add it (see the other params files for its meaning)") from None
+    model = params.get("model") or {}
+    if required and kind == "conv" and not model.get("encoder") and not all(k in model for k in CONV_SHORT_FORM):
+        raise ParamsError(f"{path}: a conv 'model' needs encoder and decoder written out, or "
+                          f"{', '.join(CONV_SHORT_FORM)} (profile {profile})")
+    for key, (ok, allowed) in RANGES.items():
+        try:
+            value = get(key)
+        except KeyError:
+            continue
+        if not ok(value):
+            raise ParamsError(f"{path}: '{key}' must be {allowed}, got {value!r} (profile {profile})")
 
 
 def load_studies(dataset: str, params_dir: str | Path = "params") -> dict[str, dict]:
@@ -208,7 +322,17 @@ def load_pipeline(params_dir: str | Path = "params", profile: str | None = None)
     path = Path(params_dir) / "pipeline.yaml"
     doc = _read_yaml(path)
     base_profile = doc.get("profile", "paper")
-    return _resolve(doc, PIPELINE_SCHEMA, profile or base_profile, path) | {"profile": profile or base_profile}
+    if not isinstance(base_profile, str):
+        raise ParamsError(f"{path}: 'profile' must be one of {', '.join(PROFILES)}, got {base_profile!r}")
+    pipe = _resolve(doc, PIPELINE_SCHEMA, profile or base_profile, path) | {"profile": profile or base_profile}
+    for key in ("data_root", "results_root"):
+        root = pipe.get(key)
+        if root is None:
+            raise ParamsError(f"{path}: required key '{key}' is missing (profile {pipe['profile']})")
+        if not ROOT_OK.fullmatch(root) or root.strip() != root:
+            raise ParamsError(f"{path}: '{key}' {root!r} may hold only letters, digits, spaces and . _ / + , = @ % ~ -"
+                              " (no shell or pattern characters, no leading or trailing space); rename the folder")
+    return pipe
 
 
 def digest(obj) -> str:

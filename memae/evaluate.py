@@ -14,7 +14,9 @@ import torch
 from . import datasets
 from .data.arrays import write_json
 from .device import autocast, describe, setup
+from .finite import require_finite
 from .models import build_model
+from .runfile import load_run_file
 from .train import resolve_variant
 from .video import TestVideos, score_videos
 
@@ -24,7 +26,7 @@ def load_trained(model_path: Path, device: torch.device | str = "cpu"):
     model_path = Path(model_path)
     if not model_path.exists():
         raise FileNotFoundError(f"{model_path} is missing: train this run first (memae train)")
-    saved = torch.load(model_path, map_location=device, weights_only=False)
+    saved = load_run_file(model_path, device)   # tensors and plain values only: never runs code
     cfg = saved["config"]
     variant = resolve_variant(cfg["variant"], cfg)[0]  # cfg holds the sweep point's memory already
     net = build_model(cfg["model"], cfg["memory"], variant, saved["input_shape"])
@@ -64,6 +66,10 @@ def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int
         out = {"scores": reconstruction_errors(net, x, batch, device).astype(np.float32),
                "labels": y.astype(np.int8)}
         m = ds.metrics(out["scores"], y, params)
+    require_finite(m, f"{run / 'metrics.json'} (not written)", "metric", hint=(
+        f"The test set has one class only ({int(np.sum(y))} anomalous of {len(y)}): the metric is "
+        "undefined there; check the prepared data and the eval settings." if len(np.unique(y)) < 2 else
+        "The scores are not finite: train the run again (and check the prepared data)."))
     tmp = run / "scores.tmp.npz"
     np.savez_compressed(tmp, **out)
     tmp.replace(run / "scores.npz")

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from . import datasets as dataset_modules
 from . import figures, provenance
 from .config import load_params, load_pipeline
+from .finite import require_finite
 from .variants import VARIANTS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
@@ -59,6 +60,9 @@ def load_metrics(path: Path) -> dict:
           and all(isinstance(v, dict) and all(
               isinstance(s, dict) and _is_num(s.get("mean")) and _is_num(s.get("std"), none_ok=True)
               and isinstance(s.get("n"), int) for s in v.values()) for v in m["variants"].values()))
+    if ok:   # NaN or infinity would render as "nan ± ..." and compare as reproduced: refuse it
+        require_finite({**m["variants"], "per_split": m.get("per_split")}, path, "metric",
+                       "Rerun `memae aggregate` for this dataset; it refuses non-finite run metrics.")
     if not ok:
         raise MetricsError(
             f"{path}: not a metrics file of the expected shape {{\"dataset\", \"profile\", \"splits\": [...], "

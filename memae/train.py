@@ -18,6 +18,7 @@ from .data.arrays import write_json
 from .device import autocast, describe, setup
 from .memory import entropy
 from .models import build_model
+from .runfile import load_run_file
 from .variants import Variant, get_variant
 
 
@@ -123,7 +124,7 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
     ckpt_path = out / "checkpoint.pt"
     start, history, elapsed = 0, [], 0.0
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        ckpt = load_run_file(ckpt_path, device)   # tensors and plain values only: never runs code
         if ckpt.get("config_digest") == key:
             net.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])

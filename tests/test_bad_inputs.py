@@ -1,0 +1,293 @@
+"""Bad input, case by case: each one must end in a clear error that names the file and the thing
+that is wrong (the key, the member, the record and column, the metric), never in a traceback, a
+silently wrong number or code run from a data file. Issue 12 lists where each case comes from."""
+import gzip
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from memae import cli
+from memae.aggregate import aggregate
+from memae.compare import compare
+from memae.config import ParamsError, load_params, load_pipeline
+from memae.evaluate import load_trained
+from memae.finite import NonFiniteError
+from memae.report import load_metrics
+from memae.runfile import RunFileError
+
+REPO = Path(__file__).resolve().parent.parent
+REPORTED = REPO / "params" / "reported.yaml"
+FIXTURES = REPO / "tests" / "fixtures" / "results"
+
+
+@pytest.fixture
+def pdir(tmp_path, params_dir):
+    out = tmp_path / "params"
+    shutil.copytree(params_dir, out)
+    return out
+
+
+def edit(path: Path, change) -> None:
+    """Load a params file, apply change(doc) to the parsed tree, write it back."""
+    doc = yaml.safe_load(path.read_text())
+    change(doc)
+    path.write_text(yaml.safe_dump(doc))
+
+
+# --- params: ranges and required keys, checked after the profile overlay is merged ---------------
+
+@pytest.mark.parametrize("section,key,value,allowed", [
+    ("train", "epochs", -1, "an integer >= 1"),
+    ("train", "epochs", 0, "an integer >= 1"),
+    ("train", "lr", 0, "a finite number > 0"),
+    ("train", "lr", -0.001, "a finite number > 0"),
+    ("train", "lr", float("nan"), "a finite number > 0"),
+    ("train", "lr", float("inf"), "a finite number > 0"),
+    ("train", "batch_size", 0, "an integer >= 1"),
+    ("train", "val_fraction", 1.0, "between 0 and 1"),
+    ("eval", "batch_size", 0, "an integer >= 1"),
+    ("eval", "test_fraction", 0.0, "between 0 and 1"),
+    ("memory", "num_items", 0, "an integer >= 1"),
+    ("memory", "shrink_thres", -0.1, ">= 0 and < 1"),
+    ("memory", "addressing", "euclid", "dot or cosine"),
+    ("loss", "entropy_weight", -1, ">= 0"),
+    ("protocol", "seeds", [], "non-empty list"),
+    ("protocol", "seeds", [-1], "0 .. 2**32-1"),
+    ("protocol", "splits", ["All Records"], "lower-case letters"),
+    ("protocol", "variants", ["memae", "vae"], "variants from"),
+])
+def test_out_of_range_value_names_file_key_and_allowed_values(pdir, section, key, value, allowed):
+    edit(pdir / "kddcup99.yaml", lambda d: d[section].__setitem__(key, value))
+    with pytest.raises(ParamsError) as e:
+        load_params("kddcup99", "paper", pdir)
+    msg = str(e.value)
+    assert "kddcup99.yaml" in msg and f"'{section}.{key}'" in msg and allowed in msg
+
+
+def test_out_of_range_value_in_a_profile_overlay_is_caught_after_merging(pdir):
+    edit(pdir / "kddcup99.yaml", lambda d: d["profiles"]["smoke"]["train"].__setitem__("epochs", -1))
+    assert load_params("kddcup99", "paper", pdir)["train"]["epochs"] == 200   # paper is untouched
+    with pytest.raises(ParamsError, match=r"kddcup99\.yaml: 'train\.epochs' must be an integer >= 1, "
+                                          r"got -1 \(profile smoke\)"):
+        load_params("kddcup99", "smoke", pdir)
+
+
+@pytest.mark.parametrize("section,key", [("train", "lr"), ("protocol", "seeds"), ("train", "epochs"),
+                                         ("memory", "num_items"), ("model", "kind")])
+def test_missing_required_key_names_file_and_key(pdir, section, key):
+    edit(pdir / "kddcup99.yaml", lambda d: d[section].pop(key))
+    with pytest.raises(ParamsError, match=rf"kddcup99\.yaml: required key '{section}\.{key}' is missing"):
+        load_params("kddcup99", "paper", pdir)   # quick would set train.epochs itself
+
+
+def test_missing_section_names_its_first_required_key(pdir):
+    edit(pdir / "mnist.yaml", lambda d: d.pop("protocol"))
+    with pytest.raises(ParamsError, match=r"mnist\.yaml: required key 'protocol\.splits' is missing"):
+        load_params("mnist", "paper", pdir)
+
+
+def test_conv_model_without_its_layers_is_a_params_error(pdir):
+    def drop(d):
+        for k in ("encoder", "decoder", "channels", "kernels", "strides"):
+            d["model"].pop(k, None)
+        for overlay in d.get("profiles", {}).values():
+            (overlay or {}).pop("model", None)
+    edit(pdir / "mnist.yaml", drop)
+    with pytest.raises(ParamsError, match=r"mnist\.yaml: a conv 'model' needs encoder and decoder"):
+        load_params("mnist", "paper", pdir)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("", "the params file is empty"),
+    ("\n# only a comment\n", "the params file is empty"),
+    ("- a\n- list\n", "expected a mapping at the top level"),
+    ("train: [1, 2\n", "not valid YAML"),
+    ("profiles: [quick]\n", "'profiles' must be a mapping"),
+    ("profiles:\n  quick: 5\n", "'profiles.quick' must be a mapping"),
+])
+def test_malformed_params_file(pdir, text, expected):
+    (pdir / "kddcup99.yaml").write_text(text)
+    with pytest.raises(ParamsError, match=expected) as e:
+        load_params("kddcup99", "paper", pdir)
+    assert "kddcup99.yaml" in str(e.value)
+
+
+def test_params_file_that_is_not_utf8(pdir):
+    (pdir / "kddcup99.yaml").write_bytes(b"train: {lr: \xff\xfe}\n")
+    with pytest.raises(ParamsError, match=r"kddcup99\.yaml: not valid YAML"):
+        load_params("kddcup99", "paper", pdir)
+
+
+@pytest.mark.parametrize("root", ["$(touch x)data", "data;rm -rf y", "data`id`", "a{dataset}b",
+                                  "it's", "data\nx", " data", "data|x", "data>x", "*"])
+def test_data_root_with_shell_or_pattern_characters_is_refused(pdir, root):
+    edit(pdir / "pipeline.yaml", lambda d: d.__setitem__("data_root", root))
+    with pytest.raises(ParamsError, match=r"pipeline\.yaml: 'data_root' .* may hold only"):
+        load_pipeline(pdir, "quick")
+
+
+def test_roots_with_spaces_are_accepted_and_results_root_is_checked_too(pdir):
+    edit(pdir / "pipeline.yaml", lambda d: d.update(data_root="my data", results_root="/tmp/my results"))
+    pipe = load_pipeline(pdir, "quick")
+    assert pipe["data_root"] == "my data" and pipe["results_root"] == "/tmp/my results"
+    edit(pdir / "pipeline.yaml", lambda d: d.update(results_root="res$HOME"))
+    with pytest.raises(ParamsError, match=r"pipeline\.yaml: 'results_root' 'res\$HOME'"):
+        load_pipeline(pdir, "quick")
+
+
+def test_rules_quote_every_path_in_their_shell_commands():
+    """Every {DATA}, {RESULTS}, {log}, {output...} and {params.out/run} in a shell: string carries :q."""
+    import re
+    shells = [(smk.name, block) for smk in (REPO / "workflow" / "rules").glob("*.smk")
+              for block in re.findall(r"shell:\s*\n((?:\s*\"[^\n]*\"\n)+)", smk.read_text())]
+    assert len(shells) >= 7   # fetch, prepare, train, evaluate, aggregate, sweep, report
+    for name, block in shells:
+        for field, quoted in re.findall(r"\{([A-Za-z_.]+)(:q)?\}", block):
+            if field in ("DATA", "RESULTS", "log", "PROFILE", "params.out", "params.run") \
+                    or field.startswith("output"):
+                assert quoted, f"{name}: {{{field}}} is not quoted in {block}"
+
+
+# --- run files are loaded without running code ---------------------------------------------------
+
+class Payload:
+    """Would create a file when unpickled; must never run."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_model_file_with_a_pickled_payload_is_refused_and_nothing_runs(tmp_path):
+    from tests.fixtures.runs import save_model
+    model = tmp_path / "run" / "model.pt"
+    save_model(model)
+    assert load_trained(model)[1]["input_shape"] == [1, 28, 28]   # a genuine file loads
+    marker = tmp_path / "code-ran"
+    saved = torch.load(model, weights_only=True)
+    saved["config"]["extra"] = Payload(marker)
+    torch.save(saved, model)
+    with pytest.raises(RunFileError, match=r"model\.pt: refused to load: it holds a pickled object") as e:
+        load_trained(model)
+    assert "weights_only=False" not in str(e.value)   # never advise the unsafe way
+    assert not marker.exists()
+
+
+def test_checkpoint_with_a_pickled_payload_stops_training_before_anything_runs(tmp_path, params_dir):
+    from memae.data import kddcup99, synthetic
+    from memae.train import train
+    raw = tmp_path / "raw"
+    synthetic.make_mirror("kddcup99", raw, {"records": 300})
+    kddcup99.prepare(raw / "kddcup99", tmp_path / "prepared")
+    marker = tmp_path / "code-ran"
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"config_digest": "x", "payload": Payload(marker)}, run / "checkpoint.pt")
+    params = load_params("kddcup99", "smoke", params_dir)
+    with pytest.raises(RunFileError, match=r"checkpoint\.pt: refused to load"):
+        train("kddcup99", tmp_path / "prepared", "ae", "all", 0, params, run)
+    assert not marker.exists() and not (run / "model.pt").exists()
+
+
+def test_truncated_model_file_is_a_clear_error(tmp_path):
+    from tests.fixtures.runs import save_model
+    model = tmp_path / "model.pt"
+    save_model(model)
+    model.write_bytes(model.read_bytes()[:200])
+    with pytest.raises(RunFileError, match=r"model\.pt: cannot be read as a run file.*train the run again"):
+        load_trained(model)
+
+
+# --- non-finite numbers: evaluate, aggregate, report, compare --------------------------------------
+
+def write_runs(results: Path, values: dict[int, float], variant: str = "ae") -> dict:
+    """Run folders of kddcup99 with the given f1 per seed; returns the params aggregate needs."""
+    for seed, f1 in values.items():
+        run = results / "kddcup99" / variant / "all" / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps({"metrics": {"f1": f1, "auc": 0.9}, "eval_s": 1.0}))
+        (run / "train_log.json").write_text(json.dumps({"train_s": 1.0}))
+    return {"protocol": {"variants": [variant], "seeds": list(values), "splits": ["all"],
+                         "description": "test"}}
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_aggregate_refuses_a_non_finite_run_metric_and_writes_nothing(tmp_path, bad):
+    params = write_runs(tmp_path, {0: 0.9, 1: bad})
+    out = tmp_path / "kddcup99" / "metrics.json"
+    with pytest.raises(NonFiniteError, match=r"seed1/metrics\.json: metric 'f1' is -?(nan|inf)"):
+        aggregate("kddcup99", "quick", params, tmp_path, out)
+    assert not out.exists()
+
+
+def test_aggregate_writes_valid_json_for_finite_runs(tmp_path):
+    params = write_runs(tmp_path, {0: 0.9, 1: 0.8})
+    out = tmp_path / "kddcup99" / "metrics.json"
+    aggregate("kddcup99", "quick", params, tmp_path, out)
+    m = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c} in {out}"))
+    assert m["variants"]["ae"]["f1"]["mean"] == pytest.approx(0.85)
+    assert m["variants"]["ae"]["f1"]["std"] == pytest.approx(math.sqrt(0.005))
+
+
+@pytest.mark.parametrize("field,bad", [("mean", "NaN"), ("mean", "Infinity"), ("std", "NaN"),
+                                       ("mean", "-Infinity")])
+def test_report_and_compare_refuse_non_finite_metrics(tmp_path, field, bad):
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURES, results)
+    path = results / "kddcup99" / "metrics.json"
+    text = path.read_text()
+    m = json.loads(text)
+    m["variants"]["memae"]["f1"][field] = "@BAD@"
+    path.write_text(json.dumps(m).replace('"@BAD@"', bad))
+    with pytest.raises(NonFiniteError, match=rf"kddcup99/metrics\.json: metric 'memae\.f1\.{field}' is"):
+        load_metrics(path)
+    with pytest.raises(NonFiniteError, match=r"memae\.f1"):
+        compare(results, REPORTED, ["mnist", "kddcup99"], "quick")
+    args = ["compare", "--results", str(results), "--params-dir", str(REPO / "params"), "--profile", "quick"]
+    assert cli.main(args) == 1
+
+
+def test_evaluate_refuses_an_undefined_auc_on_a_one_class_test_split(tmp_path, params_dir):
+    from memae.data import kddcup99, synthetic
+    from memae.evaluate import evaluate
+    from memae.train import train
+    raw = tmp_path / "raw"
+    synthetic.make_mirror("kddcup99", raw, {"records": 300})
+    kddcup99.prepare(raw / "kddcup99", tmp_path / "prepared")
+    params = load_params("kddcup99", "smoke", params_dir)
+    params["train"]["epochs"] = 1
+    run = tmp_path / "run"
+    train("kddcup99", tmp_path / "prepared", "ae", "all", 0, params, run)
+    np.save(tmp_path / "prepared" / "labels.npy",
+            np.zeros_like(np.load(tmp_path / "prepared" / "labels.npy")))   # no anomaly left
+    with pytest.raises(NonFiniteError, match=r"run/metrics\.json \(not written\): metric 'auc' is nan.*"
+                                             r"one class only \(0 anomalous"):
+        evaluate("kddcup99", tmp_path / "prepared", run, params)
+    assert not (run / "metrics.json").exists()
+
+
+# --- compare: a selected dataset without results ---------------------------------------------------
+
+def test_compare_strict_fails_when_a_selected_dataset_has_no_results(tmp_path):
+    results = tmp_path / "results"
+    (results / "kddcup99").mkdir(parents=True)
+    m = json.loads((FIXTURES / "kddcup99" / "metrics.json").read_text())
+    m["variants"]["ae"]["recall"]["mean"] = 0.94    # every number run within tolerance
+    (results / "kddcup99" / "metrics.json").write_text(json.dumps(m))
+    text, status = compare(results, REPORTED, ["mnist", "kddcup99"], "quick")
+    assert status == 0 and "note: selected dataset mnist has no results" in text
+    text, status = compare(results, REPORTED, ["mnist", "kddcup99"], "quick", strict=True)
+    assert status == 1 and "error: selected dataset mnist has no results" in text
+    assert f"{results}/mnist/metrics.json is missing" in text
+    args = ["compare", "--results", str(results), "--params-dir", str(REPO / "params"),
+            "--profile", "quick", "--datasets", "mnist,kddcup99"]
+    assert cli.main(args) == 0 and cli.main(args + ["--strict"]) == 1
+    assert cli.main(args[:-1] + ["kddcup99", "--strict"]) == 0   # only what was run is selected
