@@ -18,7 +18,7 @@ from .finite import require_finite
 from .models import build_model
 from .runfile import load_run_file
 from .train import resolve_variant
-from .video import TestVideos, score_videos
+from .video import TestVideos, clip_error_kind, score_videos
 
 
 def load_trained(model_path: Path, device: torch.device | str = "cpu"):
@@ -58,14 +58,20 @@ def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int
     test = ds.test_data(prepared, cfg["split"], cfg["seed"], params)
     batch = params["eval"]["batch_size"]
     if isinstance(test, TestVideos):
-        out = score_videos(net, test, batch, device)
+        variant = resolve_variant(cfg["variant"], cfg)[0]
+        kind = clip_error_kind(params["eval"].get("clip_error", "mse"), variant.memory)
+        out = score_videos(net, test, batch, device, kind)
         y = out["labels"]
         m = ds.metrics(out["scores"], y, params, out["video"])
     else:
         x, y = test
         out = {"scores": reconstruction_errors(net, x, batch, device).astype(np.float32),
                "labels": y.astype(np.int8)}
-        m = ds.metrics(out["scores"], y, params)
+        extra = {}
+        if params["eval"].get("threshold_population", "test") == "train_test":
+            x_train = ds.train_data(prepared, cfg["split"], cfg["seed"], params)[0]
+            extra["train_scores"] = reconstruction_errors(net, x_train, batch, device)
+        m = ds.metrics(out["scores"], y, params, **extra)
     require_finite(m, f"{run / 'metrics.json'} (not written)", "metric", hint=(
         f"The test set has one class only ({int(np.sum(y))} anomalous of {len(y)}): the metric is "
         "undefined there; check the prepared data and the eval settings." if len(np.unique(y)) < 2 else

@@ -168,17 +168,42 @@ def test_data(prepared, split: str, seed: int, params: dict) -> TestVideos:
                       params["data"]["scale"], path)
 
 
+def clip_error(x_hat: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
+    """One error per clip of a batch (B, C, T, H, W), in float32.
+
+    "mse": mean over every value of the squared residual (the official test script's AE score).
+    "l2":  the channel-wise L2 norm of the residual, sqrt(sum_c r^2), averaged over all pixels of
+           the clip (the official test script's score for the memory variants; for one grayscale
+           channel it is the mean |r|).
+    """
+    r = x_hat.float() - x.float()
+    if kind == "mse":
+        return (r ** 2).flatten(1).mean(dim=1)
+    if kind == "l2":
+        return torch.sqrt((r ** 2).sum(dim=1)).flatten(1).mean(dim=1)
+    raise ValueError(f"eval.clip_error must resolve to 'mse' or 'l2', got {kind!r}")
+
+
+def clip_error_kind(setting: str, has_memory: bool) -> str:
+    """eval.clip_error -> the error used for one variant: "official" follows the official test
+    script (l2 for the memory variants, mse for the AE); "mse" and "l2" apply to every variant."""
+    if setting == "official":
+        return "l2" if has_memory else "mse"
+    return setting
+
+
 @torch.no_grad()
 def clip_errors(net, video_u8: torch.Tensor, clip_len: int, scale: str, batch: int,
-                device: torch.device) -> np.ndarray:
-    """Reconstruction MSE of every stride-1 clip of one video (F, H, W) uint8, already on device."""
+                device: torch.device, kind: str = "mse") -> np.ndarray:
+    """Reconstruction error (see clip_error) of every stride-1 clip of one video (F, H, W) uint8,
+    already on device."""
     clips = video_u8.unfold(0, clip_len, 1)                           # (F-T+1, H, W, T), a view
     out = []
     for i in range(0, len(clips), batch):
         x = to_float(clips[i:i + batch].movedim(-1, 1), scale).unsqueeze(1).contiguous()
         with autocast(device):
             x_hat, _, _ = net(x)
-        out.append(((x_hat.float() - x) ** 2).flatten(1).mean(dim=1))
+        out.append(clip_error(x_hat, x, kind))
     return torch.cat(out).cpu().numpy()
 
 
@@ -189,15 +214,17 @@ def regularity(errors: np.ndarray) -> np.ndarray:
     return 1.0 - (e - e.min()) / span if span > 0 else np.ones_like(e)
 
 
-def score_videos(net, test: TestVideos, batch: int, device: torch.device) -> dict[str, np.ndarray]:
-    """Per scored frame: scores (1 - regularity), errors (the clip MSE), labels, video, frame."""
+def score_videos(net, test: TestVideos, batch: int, device: torch.device,
+                 kind: str = "mse") -> dict[str, np.ndarray]:
+    """Per scored frame: scores (1 - regularity), errors (the clip error `kind`), labels, video,
+    frame."""
     net.eval()
     T, c = test.clip_len, centre(test.clip_len)
     cols = {k: [] for k in ("scores", "errors", "labels", "video", "frame")}
     for i, name in enumerate(tqdm(test.names, desc=f"score {test.path}", unit="video")):
         a, b = int(test.offsets[i]), int(test.offsets[i + 1])
         video = torch.from_numpy(np.array(test.frames[a:b])).to(device)  # once per video, a copy
-        err = clip_errors(net, video, T, test.scale, batch, device)
+        err = clip_errors(net, video, T, test.scale, batch, device, kind)
         frame = np.arange(len(err)) + c
         cols["errors"].append(err)
         cols["scores"].append(1.0 - regularity(err))

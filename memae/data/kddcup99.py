@@ -32,29 +32,57 @@ COLUMNS = [
     "dst_host_rerror_rate", "dst_host_srv_rerror_rate", "label",
 ]
 SYMBOLIC = ["protocol_type", "service", "flag"]
+NUMERIC = [c for c in COLUMNS if c not in SYMBOLIC and c != "label"]
 ANOMALY_LABEL = "normal."
 
 
 def read_records(path: Path) -> pd.DataFrame:
+    """The records of a KDDCUP99 file, strictly: every one of the 42 fields present and non-empty,
+    the numeric ones finite numbers, every label ending in the format's dot ("smurf.", "normal.").
+    Anything else is an error naming the file, the record (1-based line) and the column."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty (0 bytes); fetch it again")
     try:
-        df = pd.read_csv(path, header=None, names=COLUMNS, compression="infer")
+        df = pd.read_csv(path, header=None, names=COLUMNS, compression="infer", dtype=str,
+                         keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: holds no records; fetch it again") from None
     except (pd.errors.ParserError, OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
         raise ValueError(f"{path}: cannot parse as KDDCUP99 records ({e}); fetch it again") from None
-    if df["label"].isna().any():
-        row = int(np.flatnonzero(df["label"].isna().to_numpy())[0])
-        raise ValueError(f"{path}: record {row + 1} has fewer than {len(COLUMNS)} fields")
-    numeric = [c for c in COLUMNS if c not in SYMBOLIC and c != "label"]
-    bad = [c for c in numeric if not pd.api.types.is_numeric_dtype(df[c])]
-    if bad:
-        raise ValueError(f"{path}: non-numeric values in column(s) {', '.join(bad)}")
+    if df.empty:
+        raise ValueError(f"{path}: holds no records; fetch it again")
+    for col in COLUMNS:   # an empty field, or a record cut short (its last fields are then missing)
+        empty = df[col].isna().to_numpy()
+        if empty.any():
+            row = int(np.flatnonzero(empty)[0])
+            raise ValueError(f"{path}: record {row + 1}, column '{col}' is empty or missing "
+                             f"(each record has {len(COLUMNS)} comma-separated fields)")
+    for col in NUMERIC:
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(np.float64))   # not a number, nan, inf
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{path}: record {row + 1}, column '{col}' holds {df[col].iat[row]!r}, "
+                             "not a finite number")
+        df[col] = values
+    undotted = ~df["label"].str.endswith(".").to_numpy()
+    if undotted.any():
+        row = int(np.flatnonzero(undotted)[0])
+        raise ValueError(f"{path}: record {row + 1}, column 'label' is {df['label'].iat[row]!r}: KDDCUP99 "
+                         f"labels end in a dot (e.g. {ANOMALY_LABEL!r}); {int(undotted.sum())} record(s) lack "
+                         "it. Is this the original file? Fetch it again.")
+    df.attrs["source"] = str(path)
     return df
 
 
 def encode(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Records -> (features float32 in [0,1], is_anomaly uint8, feature names)."""
-    numeric = [c for c in COLUMNS if c not in SYMBOLIC and c != "label"]
+    numeric = NUMERIC
     num = df[numeric].to_numpy(np.float64)
+    if not np.isfinite(num).all():
+        raise ValueError(f"{df.attrs.get('source', 'KDDCUP99 records')}: non-finite numeric values; "
+                         "read the file with read_records")
     lo, hi = num.min(axis=0), num.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
     num = (num - lo) / span
@@ -66,6 +94,11 @@ def encode(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
         names += [f"{col}={c}" for c in cats]
     x = np.concatenate([num, *onehots], axis=1).astype(np.float32)
     y = (df["label"].to_numpy() == ANOMALY_LABEL).astype(np.uint8)
+    if y.all() or not y.any():
+        raise ValueError(f"{df.attrs.get('source', 'KDDCUP99 records')}: {int(y.sum())} of {len(y)} records "
+                         f"are labelled {ANOMALY_LABEL!r} (the anomalies here): with "
+                         f"{'no anomaly' if not y.any() else 'nothing else'} there is nothing to detect. "
+                         "Is this the 10 percent file? Fetch it again.")
     return x, y, names
 
 
@@ -114,8 +147,30 @@ def flag_top(scores: np.ndarray, fraction: float) -> np.ndarray:
     return pred
 
 
-def metrics(scores: np.ndarray, labels: np.ndarray, params: dict) -> dict:
-    pred = flag_top(scores, params["eval"]["threshold_top_fraction"])
+def flag_above_percentile(scores: np.ndarray, population: np.ndarray, fraction: float) -> np.ndarray:
+    """Flag the scores above the (1 - fraction) quantile of `population` (danieltan07/dagmm's
+    reading: the 80th percentile of the train and test scores together)."""
+    threshold = np.percentile(np.asarray(population, np.float64), 100.0 * (1.0 - fraction))
+    return (np.asarray(scores) > threshold).astype(np.int64)
+
+
+def metrics(scores: np.ndarray, labels: np.ndarray, params: dict,
+            train_scores: np.ndarray | None = None) -> dict:
+    """Precision, recall and F1 of the anomaly class at the DAGMM threshold, and the AUC.
+
+    eval.threshold_population "test" (default): the `threshold_top_fraction` highest test scores
+    are flagged (tnakae/DAGMM's reading). "train_test": the threshold is the (1 - fraction)
+    quantile of the training and test scores together (danieltan07/dagmm's); `train_scores` are
+    then the scores of the run's training records.
+    """
+    fraction = params["eval"]["threshold_top_fraction"]
+    population = params["eval"].get("threshold_population", "test")
+    if population == "train_test":
+        if train_scores is None:
+            raise ValueError("eval.threshold_population train_test needs the training records' scores")
+        pred = flag_above_percentile(scores, np.concatenate([train_scores, scores]), fraction)
+    else:
+        pred = flag_top(scores, fraction)
     p, r, f, _ = precision_recall_fscore_support(labels, pred, average="binary", zero_division=0)
     return {"precision": float(p), "recall": float(r), "f1": float(f),
             "auc": float(roc_auc_score(labels, scores))}
