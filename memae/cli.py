@@ -31,8 +31,11 @@ def cmd_fetch(a) -> None:
 
 def cmd_prepare(a) -> None:
     from . import datasets
-    from .config import load_params
+    from .config import load_params, load_pipeline
+    from .data.fetch import check_stamps
     params = load_params(a.dataset, a.profile, a.params_dir)
+    # the raw files must still be the ones fetch verified (synthetic ones have their own checksums)
+    check_stamps(a.dataset, a.raw, published=not load_pipeline(a.params_dir, a.profile)["synthetic_data"])
     summary = datasets.get(a.dataset).prepare(a.raw, a.out, params, workers=a.threads)
     print({k: v for k, v in summary.items() if k not in ("features", "inputs")})
 

@@ -291,3 +291,220 @@ def test_compare_strict_fails_when_a_selected_dataset_has_no_results(tmp_path):
             "--profile", "quick", "--datasets", "mnist,kddcup99"]
     assert cli.main(args) == 0 and cli.main(args + ["--strict"]) == 1
     assert cli.main(args[:-1] + ["kddcup99", "--strict"]) == 0   # only what was run is selected
+
+
+# --- archive bombs ---------------------------------------------------------------------------------
+
+def tar_gz(path: Path, members: dict[str, bytes]) -> Path:
+    import io
+    import tarfile
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+MIB = 1 << 20
+
+
+def test_archive_over_its_size_cap_is_refused_naming_the_member(tmp_path, monkeypatch):
+    from memae.data.archive import ArchiveError, extract
+    arc = tar_gz(tmp_path / "UCSD_Anomaly_Dataset.tar.gz",
+                 {"a/1.tif": bytes(MIB), "a/2.tif": bytes(MIB), "a/3.tif": bytes(MIB)})
+    monkeypatch.setenv("MEMAE_ARCHIVE_MAX_GIB", str(2.5 / 1024))   # 2.5 MiB
+    with pytest.raises(ArchiveError, match=r"UCSD_Anomaly_Dataset\.tar\.gz: member 'a/3\.tif' takes the "
+                                           r"unpacked size to 3,145,728 bytes, over the cap of 2,621,440"):
+        extract(arc, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.tmp").exists()
+    monkeypatch.setenv("MEMAE_ARCHIVE_MAX_GIB", str(4 / 1024))     # a genuine archive under the cap
+    assert sorted(p.name for p in (extract(arc, tmp_path / "out") / "a").iterdir()) == ["1.tif", "2.tif", "3.tif"]
+
+
+def test_archive_with_a_bomb_ratio_is_refused(tmp_path, monkeypatch):
+    from memae.data import archive
+    monkeypatch.setattr(archive, "RATIO_FLOOR", MIB)   # the real floor is 256 MB: scaled down
+    arc = tar_gz(tmp_path / "x.tar.gz", {"ok.bin": np.random.default_rng(0).bytes(MIB // 64),
+                                         "zeros.bin": bytes(8 * MIB)})
+    with pytest.raises(archive.ArchiveError, match=r"x\.tar\.gz: member 'zeros\.bin' unpacks the archive to "
+                                                   r"8,404,992 bytes from [0-9,]+, a ratio over 100"):
+        archive.extract(arc, tmp_path / "out")
+    with pytest.raises(archive.ArchiveError, match="'zeros.bin'"):
+        archive.read_members(arc, lambda n: True)
+
+
+def test_zip_member_with_a_bomb_ratio_is_refused_before_any_write(tmp_path, monkeypatch):
+    import zipfile
+    from memae.data import archive
+    monkeypatch.setattr(archive, "RATIO_FLOOR", MIB)
+    arc = tmp_path / "Avenue_Dataset.zip"
+    with zipfile.ZipFile(arc, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("videos/01.avi", np.random.default_rng(0).bytes(4 * MIB))   # keeps the overall ratio low
+        zf.writestr("videos/02.avi", bytes(2 * MIB))
+    with pytest.raises(archive.ArchiveError, match=r"member 'videos/02\.avi' unpacks the member to 2,097,152"):
+        archive.extract(arc, tmp_path / "out")
+    assert not (tmp_path / "out.tmp").exists()
+
+
+def test_cifar10_member_too_big_for_a_batch_is_refused_before_it_is_read(tmp_path):
+    from memae.data import cifar10
+    from memae.data.archive import ArchiveError
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    batch = bytes((cifar10.BATCH_BYTES // cifar10.RECORD + 1) * cifar10.RECORD)   # 10,001 records
+    tar_gz(raw / "cifar-10-binary.tar.gz", {f"{cifar10.FOLDER}/data_batch_1.bin": batch})
+    with pytest.raises(ArchiveError, match=r"member 'cifar-10-batches-bin/data_batch_1\.bin' is 30,733,073 "
+                                           r"bytes, more than the 30,730,000"):
+        cifar10.prepare(raw, tmp_path / "prepared")
+
+
+def test_archive_caps_hold_the_real_archives_with_room(tmp_path):
+    """Each cap is above what the published archive unpacks to (sizes from the publishers)."""
+    from memae.data.archive import GIB, limits_for
+    real = {"shanghaitech.tar.gz": 40 * GIB, "UCSD_Anomaly_Dataset.tar.gz": 2 * GIB,
+            "Avenue_Dataset.zip": 3 * GIB, "cifar-10-binary.tar.gz": 178 * MIB}
+    for name, size in real.items():
+        assert size < limits_for(Path(name)).max_total < 1024 * GIB, name
+
+
+# --- raw files swapped after fetch verified them ---------------------------------------------------
+
+@pytest.fixture
+def fetched_kdd(tmp_path):
+    """data/raw/kddcup99 as `memae fetch --synthetic` leaves it (file and .verified stamp)."""
+    root = tmp_path / "data" / "raw"
+    assert cli.main(["fetch", "kddcup99", "--dest", str(root / "kddcup99"), "--synthetic",
+                     "--profile", "smoke", "--params-dir", str(REPO / "params")]) == 0
+    return root / "kddcup99"
+
+
+def prepare_args(raw: Path, profile: str = "smoke") -> list[str]:
+    return ["prepare", "kddcup99", "--raw", str(raw), "--out", str(raw.parent.parent / "prepared"),
+            "--profile", profile, "--params-dir", str(REPO / "params")]
+
+
+def test_prepare_refuses_a_raw_file_swapped_after_fetch(fetched_kdd, capsys):
+    from memae.data.fetch import file_sha256
+    target = fetched_kdd / "kddcup.data_10_percent.gz"
+    expected = json.loads((fetched_kdd / ".kddcup.data_10_percent.gz.verified").read_text())["sha256"]
+    assert file_sha256(target) == expected
+    lines = gzip.decompress(target.read_bytes()).decode().splitlines()
+    swapped = gzip.compress(("\n".join(lines[:-1]) + "\n").encode())   # one record dropped
+    target.write_bytes(swapped)
+    assert cli.main(prepare_args(fetched_kdd)) == 1
+    err = capsys.readouterr().err
+    assert f"{target} changed after memae fetch verified it" in err
+    assert f"its sha256 is {file_sha256(target)}, expected {expected}" in err
+    assert not (fetched_kdd.parent.parent / "prepared").exists()
+
+
+def test_prepare_refuses_a_raw_file_that_fetch_never_verified(fetched_kdd, capsys):
+    (fetched_kdd / ".kddcup.data_10_percent.gz.verified").unlink()
+    assert cli.main(prepare_args(fetched_kdd)) == 1
+    assert "was not verified by memae fetch" in capsys.readouterr().err
+
+
+def test_prepare_of_published_data_checks_the_stamp_against_the_checksum_table(fetched_kdd, capsys):
+    assert cli.main(prepare_args(fetched_kdd)) == 0   # synthetic data under the smoke profile: fine
+    capsys.readouterr()
+    assert cli.main(prepare_args(fetched_kdd, "quick")) == 1   # as if it were the published file
+    assert "but the published one of kddcup.data_10_percent.gz is 8045aca0" in capsys.readouterr().err
+
+
+# --- strict readers: KDDCUP99 records and MNIST labels ---------------------------------------------
+
+GOOD_KDD = [
+    "0,tcp,http,SF,181,5450,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,8,8,0.00,0.00,0.00,0.00,1.00,0.00,0.00,9,9,"
+    "1.00,0.00,0.11,0.00,0.00,0.00,0.00,0.00,normal.",
+    "0,icmp,ecr_i,SF,1032,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,511,511,0.00,0.00,0.00,0.00,1.00,0.00,0.00,"
+    "255,255,1.00,0.00,1.00,0.00,0.00,0.00,0.00,0.00,smurf.",
+    "0,tcp,private,S0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,123,6,1.00,1.00,0.00,0.00,0.05,0.07,0.00,255,26,"
+    "0.10,0.05,0.00,0.00,1.00,1.00,0.00,0.00,neptune.",
+]
+
+
+def kdd_file(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "kddcup.data_10_percent.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    return path
+
+
+def replace_field(line: str, index: int, value: str) -> str:
+    fields = line.split(",")
+    fields[index] = value
+    return ",".join(fields)
+
+
+def test_good_kdd_records_read_and_encode(tmp_path):
+    from memae.data import kddcup99
+    x, y, names = kddcup99.encode(kddcup99.read_records(kdd_file(tmp_path, GOOD_KDD)))
+    assert y.tolist() == [1, 0, 0] and x.shape == (3, 38 + 2 + 3 + 2)   # 2 protocols, 3 services, 2 flags
+    assert np.isfinite(x).all() and x.min() == 0.0 and x.max() == 1.0
+
+
+@pytest.mark.parametrize("record,col,value,expected", [
+    (2, 4, "", r"record 2, column 'src_bytes' is empty or missing"),
+    (3, 1, "", r"record 3, column 'protocol_type' is empty or missing"),
+    (2, 41, "", r"record 2, column 'label' is empty or missing"),
+    (1, 0, "inf", r"record 1, column 'duration' holds 'inf', not a finite number"),
+    (3, 24, "nan", r"record 3, column 'serror_rate' holds 'nan', not a finite number"),
+    (2, 22, "many", r"record 2, column 'count' holds 'many', not a finite number"),
+    (1, 41, "normal", r"record 1, column 'label' is 'normal': KDDCUP99 labels end in a dot"),
+])
+def test_bad_kdd_field_names_record_and_column(tmp_path, record, col, value, expected):
+    from memae.data import kddcup99
+    lines = list(GOOD_KDD)
+    lines[record - 1] = replace_field(lines[record - 1], col, value)
+    path = kdd_file(tmp_path, lines)
+    with pytest.raises(ValueError, match=r"kddcup\.data_10_percent\.gz: " + expected):
+        kddcup99.read_records(path)
+
+
+def test_kdd_record_cut_short_names_the_record(tmp_path):
+    from memae.data import kddcup99
+    lines = list(GOOD_KDD)
+    lines[1] = ",".join(lines[1].split(",")[:30])
+    with pytest.raises(ValueError, match=r"record 2, column 'srv_diff_host_rate' is empty or missing"):
+        kddcup99.read_records(kdd_file(tmp_path, lines))
+
+
+def test_kdd_file_whose_labels_all_lack_the_dot(tmp_path):
+    from memae.data import kddcup99
+    path = kdd_file(tmp_path, [line.rstrip(".") for line in GOOD_KDD])
+    with pytest.raises(ValueError, match=r"record 1, column 'label' is 'normal'.*3 record\(s\) lack it"):
+        kddcup99.read_records(path)
+
+
+def test_kdd_file_without_any_anomaly_or_with_nothing_else(tmp_path):
+    from memae.data import kddcup99
+    attacks = [replace_field(line, 41, "smurf.") for line in GOOD_KDD]
+    with pytest.raises(ValueError, match=r"0 of 3 records are labelled 'normal\.'.*no anomaly"):
+        kddcup99.encode(kddcup99.read_records(kdd_file(tmp_path, attacks)))
+    normals = [replace_field(line, 41, "normal.") for line in GOOD_KDD]
+    with pytest.raises(ValueError, match=r"3 of 3 records are labelled 'normal\.'.*nothing else"):
+        kddcup99.encode(kddcup99.read_records(kdd_file(tmp_path, normals)))
+
+
+@pytest.mark.parametrize("content,expected", [(b"", "the file is empty"),
+                                              (gzip.compress(b""), "holds no records")])
+def test_empty_kdd_file(tmp_path, content, expected):
+    from memae.data import kddcup99
+    path = tmp_path / "kddcup.data_10_percent.gz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"kddcup\.data_10_percent\.gz: {expected}"):
+        kddcup99.read_records(path)
+
+
+@pytest.mark.parametrize("label", [10, 255])
+def test_mnist_label_outside_the_digits(tmp_path, label):
+    from memae.data import mnist, synthetic
+    synthetic.make_mirror("mnist", tmp_path, {"train_per_class": 2, "test_per_class": 1})
+    raw = tmp_path / "mnist"
+    labels = mnist.read_idx(raw / "t10k-labels-idx1-ubyte.gz").copy()
+    labels[4] = label
+    synthetic.write_idx(raw / "t10k-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(ValueError, match=rf"t10k-labels-idx1-ubyte\.gz: record 5 has label {label}, "
+                                         r"outside the digits 0-9 \(1 such record"):
+        mnist.prepare(raw, tmp_path / "prepared")
+    assert not (tmp_path / "prepared").exists()

@@ -5,10 +5,17 @@ target lies outside the target folder, or a device file makes the whole archive 
 archive and the member named. A truncated or corrupt archive is reported as such. Extraction goes
 to `<target>.tmp`, renamed to `<target>` only when complete; on any error the temporary folder is
 removed, so nothing half-written stays behind.
+
+Archive bombs: the uncompressed size of the members (as their headers declare it: tar and zip read
+no more than that) is added up as the archive is read, and the archive is refused, naming the
+member that crosses the line, when the total exceeds the cap of that archive (LIMITS) or, past
+RATIO_FLOOR bytes, when it exceeds max_ratio times the archive's size (for zip also per member).
+MEMAE_ARCHIVE_MAX_GIB and MEMAE_ARCHIVE_MAX_RATIO override the caps for every archive.
 """
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import stat
 import subprocess
@@ -16,6 +23,7 @@ import tarfile
 import zipfile
 import zlib
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
@@ -27,6 +35,67 @@ class ArchiveError(ValueError):
 
 
 _CORRUPT = (tarfile.ReadError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error)
+
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_total: int            # bytes, all members of the archive together, uncompressed
+    max_ratio: float = 100.0  # uncompressed / compressed, checked once RATIO_FLOOR is passed
+
+
+# Caps per archive, about 3-10x what the real archive unpacks to, so that a faithful copy always
+# passes and a bomb is stopped long before it fills a disk. The real archives are made of media that
+# hardly compress (AVI, JPEG, TIFF frames, CIFAR-10 bytes): their ratio is 1-3, a bomb's is 1000+.
+# ShanghaiTech (training AVIs + test JPEG frames) is tens of GB; Ped2's archive (Ped1 and Ped2 TIFF
+# frames) is 0.7 GB and unpacks to under 2 GB; Avenue's AVIs are about 2 GB; CIFAR-10 binary
+# unpacks to 178 MB. Any other archive (an image folder, a ground-truth archive) gets DEFAULT.
+LIMITS = {
+    "shanghaitech.tar.gz": Limits(100 * GIB),
+    "UCSD_Anomaly_Dataset.tar.gz": Limits(8 * GIB),
+    "Avenue_Dataset.zip": Limits(16 * GIB),
+    "ground_truth_demo.zip": Limits(4 * GIB),
+    "cifar-10-binary.tar.gz": Limits(1 * GIB),
+    "cifar10-jpeg.tar.gz": Limits(1 * GIB),
+}
+DEFAULT_LIMITS = Limits(32 * GIB)
+RATIO_FLOOR = 256 << 20   # below 256 MB unpacked no ratio is held against an archive (small masks)
+
+
+def limits_for(archive: Path) -> Limits:
+    """The caps of one archive: LIMITS by file name, then the environment's overrides."""
+    lim = LIMITS.get(Path(archive).name, DEFAULT_LIMITS)
+    try:
+        gib = os.environ.get("MEMAE_ARCHIVE_MAX_GIB")
+        ratio = os.environ.get("MEMAE_ARCHIVE_MAX_RATIO")
+        return Limits(int(float(gib) * GIB) if gib else lim.max_total,
+                      float(ratio) if ratio else lim.max_ratio)
+    except ValueError:
+        raise ArchiveError("MEMAE_ARCHIVE_MAX_GIB and MEMAE_ARCHIVE_MAX_RATIO must be numbers") from None
+
+
+class _Budget:
+    """Adds up the uncompressed size of an archive's members; refuses the one that crosses a cap."""
+
+    def __init__(self, archive: Path):
+        self.archive, self.lim, self.total = archive, limits_for(archive), 0
+        self.size = max(1, archive.stat().st_size)
+
+    def add(self, name: str, size: int, compressed: int | None = None) -> None:
+        self.total += size
+        how = ("set MEMAE_ARCHIVE_MAX_GIB / MEMAE_ARCHIVE_MAX_RATIO higher if the archive is genuine, "
+               "else get a clean copy")
+        if self.total > self.lim.max_total:
+            raise ArchiveError(
+                f"{self.archive}: member {name!r} takes the unpacked size to {self.total:,} bytes, over the "
+                f"cap of {self.lim.max_total:,} for this archive (an archive bomb?); refusing it: {how}.")
+        for unpacked, packed, what in ((self.total, self.size, "the archive"),
+                                       (size, compressed, "the member")):
+            if packed is not None and unpacked > RATIO_FLOOR and unpacked > self.lim.max_ratio * max(1, packed):
+                raise ArchiveError(
+                    f"{self.archive}: member {name!r} unpacks {what} to {unpacked:,} bytes from {packed:,}, "
+                    f"a ratio over {self.lim.max_ratio:g} (an archive bomb?); refusing it: {how}.")
 
 
 def _safe_parts(archive: Path, name: str) -> tuple[str, ...]:
@@ -94,10 +163,11 @@ def _tar_stream(archive: Path) -> Iterator[tarfile.TarFile]:
 
 
 def _extract_tar(archive: Path, tmp: Path, include: Callable[[str], bool], bar: tqdm) -> int:
-    n = 0
+    n, budget = 0, _Budget(archive)
     with _tar_stream(archive) as tf:
         for m in tf:
             _safe_parts(archive, m.name)
+            budget.add(m.name, m.size)
             if m.issym() or m.islnk():
                 _check_link(archive, m.name, m.linkname, hard=m.islnk())
             elif not (m.isfile() or m.isdir()):
@@ -110,11 +180,12 @@ def _extract_tar(archive: Path, tmp: Path, include: Callable[[str], bool], bar: 
 
 
 def _extract_zip(archive: Path, tmp: Path, include: Callable[[str], bool], bar: tqdm) -> int:
-    n = 0
+    n, budget = 0, _Budget(archive)
     with zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
         for info in infos:   # check everything before writing anything
             _safe_parts(archive, info.filename)
+            budget.add(info.filename, info.file_size, info.compress_size)
             if stat.S_ISLNK(info.external_attr >> 16):
                 _check_link(archive, info.filename, zf.read(info).decode(errors="replace"), hard=False)
         for info in infos:
@@ -154,24 +225,36 @@ def extract(archive: Path, target: Path, include: Callable[[str], bool] | None =
     return target
 
 
-def read_members(archive: Path, wanted: Callable[[str], bool]) -> dict[str, bytes]:
+def _member_fits(archive: Path, name: str, size: int, max_member: int | None) -> None:
+    if max_member is not None and size > max_member:
+        raise ArchiveError(f"{archive}: member {name!r} is {size:,} bytes, more than the {max_member:,} "
+                           "this dataset's members can hold; refusing to read it. Get a clean copy.")
+
+
+def read_members(archive: Path, wanted: Callable[[str], bool],
+                 max_member: int | None = None) -> dict[str, bytes]:
     """The bytes of the regular-file members (tar or zip) whose name passes wanted, keyed by name,
-    read without extracting anything; member names are checked as for extraction."""
+    read without extracting anything; member names are checked as for extraction, sizes against
+    the archive's caps and, before a member is read into memory, against max_member."""
     archive = Path(archive)
     if not archive.is_file():
         raise ArchiveError(f"{archive} is missing: run `memae fetch` for this dataset first")
-    out = {}
+    out, budget = {}, _Budget(archive)
     with _reporting(archive):
         if archive.suffix == ".zip" or zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 for info in zf.infolist():
                     _safe_parts(archive, info.filename)
+                    budget.add(info.filename, info.file_size, info.compress_size)
                     if not info.is_dir() and wanted(info.filename):
+                        _member_fits(archive, info.filename, info.file_size, max_member)
                         out[info.filename] = zf.read(info)
             return out
         with _tar_stream(archive) as tf:
             for m in tf:
                 _safe_parts(archive, m.name)
+                budget.add(m.name, m.size)
                 if m.isfile() and wanted(m.name):
+                    _member_fits(archive, m.name, m.size, max_member)
                     out[m.name] = tf.extractfile(m).read()
     return out

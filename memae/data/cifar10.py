@@ -19,6 +19,7 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 FOLDER = "cifar-10-batches-bin"
 BATCHES = {"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": ["test_batch.bin"]}
 RECORD = 1 + 3 * 32 * 32
+BATCH_BYTES = 10_000 * RECORD
 
 
 def parse_records(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +38,8 @@ def parse_records(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
 def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) -> dict:
     path = Path(raw) / FILES[0].name
     wanted = {f"{FOLDER}/{b}" for names in BATCHES.values() for b in names}
-    members = archive.read_members(path, lambda name: name.lstrip("./") in wanted)
+    # a batch holds 10,000 records: a bigger member is refused before it is read into memory
+    members = archive.read_members(path, lambda name: name.lstrip("./") in wanted, max_member=BATCH_BYTES)
     members = {k.lstrip("./"): v for k, v in members.items()}
     parts = {}
     for split, names in BATCHES.items():

@@ -151,6 +151,31 @@ def fetch_file(rf: RemoteFile, dest: Path, mirror: Path | None = None) -> Path:
     raise (ChecksumError if bad else FetchError)(f"could not fetch {rf.name}; tried:\n{tried}\nTo fix: {how}.")
 
 
+def check_stamps(dataset: str, raw: Path, published: bool = True) -> None:
+    """Before prepare: every raw file of the dataset is still the one `memae fetch` verified. The
+    file is hashed again and compared with its `.<file>.verified` stamp (and, for published data,
+    the stamp with the checksum table): a file swapped or edited after fetch is an error naming it."""
+    raw = Path(raw)
+    for rf in SOURCES.get(dataset, ()):
+        target, stamp = raw / rf.name, _stamp_path(raw / rf.name)
+        fetch_cmd = f"memae fetch {dataset} --dest {raw}"
+        if not target.is_file():
+            raise FetchError(f"{target} is missing: run `{fetch_cmd}` first")
+        try:
+            expected = json.loads(stamp.read_text())["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ChecksumError(f"{target} was not verified by memae fetch (no valid stamp {stamp.name} beside "
+                                f"it): run `{fetch_cmd}` to verify it before preparing") from None
+        if published and expected != rf.expected:
+            raise ChecksumError(f"{stamp}: records sha256 {expected}, but the published one of {rf.name} is "
+                                f"{rf.expected}; delete the stamp and run `{fetch_cmd}` again")
+        actual = actual_hash(target, rf)
+        if actual != expected:
+            raise ChecksumError(f"{target} changed after memae fetch verified it: its sha256 is {actual}, "
+                                f"expected {expected}. Move it away and run `{fetch_cmd}` again, or put the "
+                                "verified copy back.")
+
+
 def mirror_dir(dataset: str) -> Path | None:
     root = os.environ.get("MEMAE_MIRROR")
     return Path(root) / dataset if root else None

@@ -44,8 +44,8 @@ def read_records(path: Path) -> pd.DataFrame:
     if path.is_file() and path.stat().st_size == 0:
         raise ValueError(f"{path}: the file is empty (0 bytes); fetch it again")
     try:
-        df = pd.read_csv(path, header=None, names=COLUMNS, compression="infer", dtype=str,
-                         keep_default_na=False, na_values=[""])
+        df = pd.read_csv(path, header=None, names=COLUMNS, compression="infer",
+                         dtype={c: str for c in SYMBOLIC + ["label"]}, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: holds no records; fetch it again") from None
     except (pd.errors.ParserError, OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
@@ -58,12 +58,12 @@ def read_records(path: Path) -> pd.DataFrame:
             row = int(np.flatnonzero(empty)[0])
             raise ValueError(f"{path}: record {row + 1}, column '{col}' is empty or missing "
                              f"(each record has {len(COLUMNS)} comma-separated fields)")
-    for col in NUMERIC:
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = ~np.isfinite(values.to_numpy(np.float64))   # not a number, nan, inf
+    for col in NUMERIC:   # parsed as numbers unless a cell is not one; "inf" and "nan" parse as floats
+        values = df[col] if pd.api.types.is_numeric_dtype(df[col]) else pd.to_numeric(df[col], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(np.float64))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{path}: record {row + 1}, column '{col}' holds {df[col].iat[row]!r}, "
+            raise ValueError(f"{path}: record {row + 1}, column '{col}' holds '{df[col].iat[row]}', "
                              "not a finite number")
         df[col] = values
     undotted = ~df["label"].str.endswith(".").to_numpy()

@@ -47,7 +47,13 @@ def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) 
         "test_images": read_idx(raw / "t10k-images-idx3-ubyte.gz"),
         "test_labels": read_idx(raw / "t10k-labels-idx1-ubyte.gz").astype(np.int64),
     }
-    for split in ("train", "test"):
+    for split, prefix in (("train", "train"), ("test", "t10k")):
         if len(parts[f"{split}_images"]) != len(parts[f"{split}_labels"]):
             raise ValueError(f"{raw}: {split} images and labels differ in count")
+        labels = parts[f"{split}_labels"]
+        bad = np.flatnonzero((labels < 0) | (labels > 9))
+        if bad.size:
+            raise ValueError(f"{raw / f'{prefix}-labels-idx1-ubyte.gz'}: record {bad[0] + 1} has label "
+                             f"{labels[bad[0]]}, outside the digits 0-9 ({bad.size} such record(s)); "
+                             "fetch the file again")
     return oneclass.write_prepared(out, parts, "mnist", "MNIST", [str(i) for i in range(10)])
