@@ -39,6 +39,16 @@ SYNTHETIC = "--synthetic" if PIPE["synthetic_data"] else ""
 # Training and scoring jobs hold one GPU each where CUDA is present (all use the first GPU; the
 # profiles cap how many run at once); on a CPU-only machine they ask for none.
 GPU = 1 if torch.cuda.is_available() else 0
+# Datasets whose training and scoring need more memory on a cluster (resources: mem_mb).
+VIDEO_DATASETS = ("ped2", "avenue", "shanghaitech")
+
+
+def gpus(wildcards):
+    """GPUs a training or scoring job declares: one where CUDA is visible here, and one under a
+    cluster executor (--executor slurm), whose submit host rarely has a GPU. On a cluster without
+    GPUs: --set-resources train:gpu=0 evaluate:gpu=0."""
+    ex = workflow.executor_plugin
+    return 1 if GPU or (ex is not None and not ex.common_settings.local_exec) else 0
 
 wildcard_constraints:
     dataset="[a-z0-9_]+",

@@ -37,6 +37,9 @@ rule prepare:
     log:
         "logs/prepare_{dataset}.log",
     threads: 4
+    resources:
+        runtime=120,
+        mem_mb=8000,
     shell:
         "memae prepare {wildcards.dataset} --raw {DATA:q}/raw/{wildcards.dataset}"
         " --out {DATA:q}/prepared/{wildcards.dataset} --profile {PROFILE:q} --threads {threads} 2> {log:q}"

@@ -21,7 +21,10 @@ rule train:
         "logs/{dataset}/{variant}/{split}/seed{seed}/train.log",
     threads: 1
     resources:
-        gpu=GPU,
+        gpu=gpus,
+        # What a cluster job asks for (minutes, MB); local runs are not limited by them.
+        runtime=720,
+        mem_mb=lambda w: 32000 if w.dataset in VIDEO_DATASETS else 8000,
     shell:
         "memae train {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
         " --variant {wildcards.variant} --split {wildcards.split} --seed {wildcards.seed}"
@@ -42,7 +45,9 @@ rule evaluate:
         "logs/{dataset}/{variant}/{split}/seed{seed}/evaluate.log",
     threads: 1
     resources:
-        gpu=GPU,
+        gpu=gpus,
+        runtime=120,
+        mem_mb=lambda w: 16000 if w.dataset in VIDEO_DATASETS else 8000,
     shell:
         "memae evaluate {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
         " --run {params.run:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"

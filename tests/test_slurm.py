@@ -1,0 +1,125 @@
+"""The workflow's slurm profile against a real SLURM cluster: a single-node cluster on loopback
+(slurmctld, slurmd, slurmdbd on MariaDB, munge: tests/slurm/start_cluster.sh) runs KDDCUP99's
+smoke DAG through snakemake-executor-plugin-slurm. The jobs must have run as SLURM jobs (sacct)
+and give the same numbers as the same DAG run locally. Needs root and Debian's slurm-wlm,
+slurmdbd, munge and mariadb-server (.ci/run installs them); skipped otherwise."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, venv_bin
+
+pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
+
+SCRIPTS = REPO / "tests" / "slurm"
+TOOLS = ("munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd", "sbatch",
+         "sacct", "sacctmgr", "setpriv")
+TARGET = "results/kddcup99/metrics.json"
+CONFIG = ["--config", "profile=smoke", "datasets=[kddcup99]"]
+# smoke kddcup99: 3 variants x 2 seeds, each trained and scored as a cluster job, plus prepare;
+# fetch and aggregate are localrules and must not reach the cluster.
+EXPECTED_SLURM_JOBS = {"prepare": 1, "train": 6, "evaluate": 6}
+LIMIT_S = 900   # the whole cluster run; it is killed (timeout -s KILL) past this
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root to start munge, MariaDB and the SLURM daemons"
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        return (f"SLURM test cluster not installable here: {', '.join(missing)} missing "
+                "(apt-get install slurm-wlm slurmdbd munge mariadb-server; .ci/run does)")
+    conf = Path("/etc/slurm/slurm.conf")
+    if conf.exists() and not conf.is_symlink():
+        return f"{conf} belongs to a real SLURM installation; the test cluster would replace it"
+    return None
+
+
+def _copy_project(root: Path) -> None:
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    for rel in filter(None, tracked.decode().split("\0")):
+        src = REPO / rel
+        if src.is_file() and not rel.startswith("results/"):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / rel)
+
+
+def _run(cmd: list[str], cwd: Path, env: dict, limit: int) -> subprocess.CompletedProcess:
+    r = subprocess.run(["timeout", "-s", "KILL", str(limit), *cmd], cwd=cwd, env=env,
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}; 137 = killed after {limit}s):\n"
+                             f"{r.stdout[-4000:]}\n{r.stderr[-6000:]}")
+    return r
+
+
+def _numbers(root: Path) -> dict:
+    """What the run computed: each run's metrics and the aggregated statistics."""
+    runs = {str(p.parent.relative_to(root / "results")): json.loads(p.read_text())["metrics"]
+            for p in sorted((root / "results/kddcup99").glob("*/all/seed*/metrics.json"))}
+    agg = json.loads((root / TARGET).read_text())
+    return {"runs": runs, "variants": agg["variants"], "profile": agg["profile"]}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    state = Path(tempfile.mkdtemp(prefix="memae-slurm-", dir="/tmp"))  # munge must reach it
+    try:
+        r = subprocess.run(["timeout", "-s", "KILL", "120", "bash", str(SCRIPTS / "start_cluster.sh"),
+                            str(state)], capture_output=True, text=True)
+        if r.returncode:
+            raise AssertionError(f"the test cluster did not start ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        facts = dict(line.split("=", 1) for line in r.stdout.split() if "=" in line)
+        yield facts
+    finally:
+        subprocess.run(["timeout", "-s", "KILL", "60", "bash", str(SCRIPTS / "stop_cluster.sh"), str(state)])
+        left = [n for n in ("slurmd", "slurmctld", "slurmdbd", "mariadbd", "munged")
+                if (state / "pids" / n).exists()]
+        shutil.rmtree(state, ignore_errors=True)
+        assert not left, f"daemons not stopped: {left}"
+
+
+def test_smoke_dag_runs_as_slurm_jobs_and_matches_a_local_run(cluster, tmp_path):
+    env = {**os.environ, "PATH": f"{venv_bin()}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    env.pop("MEMAE_MIRROR", None)
+    on_slurm, local = tmp_path / "slurm", tmp_path / "local"
+    _copy_project(on_slurm)
+    _copy_project(local)
+
+    # The project's profile as a user runs it: partition and account on the command line; this
+    # node has no GPU and two cores, so the jobs ask for none and one thread each.
+    _run(["snakemake", "--workflow-profile", "workflow/profiles/slurm", TARGET,
+          "--default-resources", f"slurm_account={cluster['ACCOUNT']}", f"slurm_partition={cluster['PARTITION']}",
+          "--set-resources", "train:gpu=0", "evaluate:gpu=0", "train:mem_mb=1000", "evaluate:mem_mb=1000",
+          "prepare:mem_mb=1000", "--set-threads", "train=1", "evaluate=1", "prepare=1",
+          "--jobs", cluster["CPUS"], "--slurm-init-seconds-before-status-checks", "2", *CONFIG],
+         on_slurm, env, LIMIT_S)
+
+    sacct = subprocess.run(["sacct", "-X", "-n", "-P", "-a", "--starttime", "2000-01-01",
+                            "-o", "JobID,State,Account,Partition,Comment"],
+                           capture_output=True, text=True, check=True).stdout
+    jobs = [line.split("|") for line in sacct.splitlines() if line.strip()]
+    states = {j[1] for j in jobs}
+    assert states == {"COMPLETED"}, sacct
+    assert {(j[2], j[3]) for j in jobs} == {(cluster["ACCOUNT"], cluster["PARTITION"])}, sacct
+    per_rule: dict[str, int] = {}
+    for j in jobs:
+        m = re.match(r"rule_([a-z0-9_]+?)(?:_wildcards_|$)", j[4])
+        assert m, f"job {j[0]} has no rule in its comment: {j[4]!r}"
+        per_rule[m.group(1)] = per_rule.get(m.group(1), 0) + 1
+    assert per_rule == EXPECTED_SLURM_JOBS, sacct
+
+    _run(["snakemake", "--cores", "2", TARGET, *CONFIG], local, env, LIMIT_S)
+
+    got, want = _numbers(on_slurm), _numbers(local)
+    assert len(want["runs"]) == 6 and want["profile"] == "smoke"
+    assert got == want
