@@ -48,6 +48,17 @@ def cmd_train(a) -> None:
     print(f"trained {a.out} in {log['train_s']:.1f} s on {log['device']}")
 
 
+def cmd_train_group(a) -> None:
+    from .aggregate import run_dir
+    from .config import load_params
+    from .ensemble import train_group
+    params = load_params(a.dataset, a.profile, a.params_dir)
+    runs = [(s, k, run_dir(a.results, a.dataset, a.variant, s, k)) for s in a.splits for k in a.seeds]
+    logs = train_group(a.dataset, a.prepared, a.variant, runs, params, a.threads, a.mode)
+    for (_, _, out), log in zip(runs, logs):
+        print(f"trained {out} ({log['train_s']:.1f} s of the group's time) on {log['device']}")
+
+
 def cmd_evaluate(a) -> None:
     from .config import load_params
     from .evaluate import evaluate
@@ -131,6 +142,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads")
     _common(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("train-group", help="train the runs of one dataset x variant together",
+                       description="Train every split x seed of one variant in one process, each run "
+                       "in RESULTS/<dataset>/<variant>/<split>/seed<k>/ with the files `memae train` "
+                       "writes, with the same results (bit-identical on CPU): one after another, or with "
+                       "--mode batched as one batched ensemble (MLP networks). Checkpoints each run "
+                       "each epoch; resumes.")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("--prepared", type=Path, required=True)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--splits", nargs="+", required=True)
+    p.add_argument("--seeds", nargs="+", type=int, required=True)
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads")
+    p.add_argument("--mode", default="sequential", choices=("sequential", "batched"),
+                   help="sequential: one run after another (default; fastest on a CPU); batched: "
+                   "MLP runs as one batched ensemble, bit-identical on CPU")
+    _common(p)
+    p.set_defaults(func=cmd_train_group)
 
     p = sub.add_parser("evaluate", help="score a trained run's test set and compute its metrics",
                        description="Writes RUN/scores.npz (per-sample score and label) and RUN/metrics.json.")

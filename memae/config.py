@@ -37,7 +37,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "loss": {"entropy_weight": NUM, "l1_weight": NUM},
     "train": {"epochs": (int,), "batch_size": (int,), "lr": NUM, "weight_decay": NUM,
               "val_fraction": NUM, "max_train_samples": INT_OR_NONE,
-              "clips_per_epoch": INT_OR_NONE},                    # video: clips drawn per epoch (null: all)
+              "clips_per_epoch": INT_OR_NONE,                     # video: clips drawn per epoch (null: all)
+              "group_seeds": (bool,)},   # one training job per dataset x variant (memae train-group)
     "eval": {"batch_size": (int,), "anomaly_fraction": NUM_OR_NONE,
              "threshold_top_fraction": NUM_OR_NONE, "test_fraction": NUM_OR_NONE,
              "clip_error": (str,),              # video: mse | l2 | official (see CLIP_ERRORS)

@@ -68,12 +68,18 @@ def sweep_points(params: dict) -> list[tuple[int, str]]:
             for n in params["protocol"].get("sweep_num_items", [])]
 
 
+# train.* keys that say how runs are executed, not what they compute (grouped training gives the
+# same result as training alone): left out of a run's config, so they never retrain a run.
+RUNTIME_KEYS = ("group_seeds",)
+
+
 def run_config(dataset: str, variant: str, split: str, seed: int, params: dict) -> dict:
     """What determines a run's result: changing any of it restarts training from scratch."""
     keys = ("data", "model", "memory", "loss", "train")
     params = resolve_variant(variant, params)[1]
-    return {"dataset": dataset, "variant": variant, "split": split, "seed": seed,
-            **{k: params[k] for k in keys}}
+    config = {k: params[k] for k in keys}
+    config["train"] = {k: v for k, v in config["train"].items() if k not in RUNTIME_KEYS}
+    return {"dataset": dataset, "variant": variant, "split": split, "seed": seed, **config}
 
 
 def _code_state() -> dict:
@@ -170,13 +176,24 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
                       "optimizer": opt.state_dict(), "generator": gen.get_state(),
                       "torch_rng": torch.get_rng_state(), "history": history, "elapsed_s": elapsed},
                      ckpt_path)
+    return finish_run(out, net, config, key, input_shape, history, elapsed, device, n, per_epoch,
+                      len(x_val), epochs)
+
+
+def finish_run(out: Path, net, config: dict, key: str, input_shape: list[int], history: list,
+               elapsed: float, device, n: int, per_epoch: int, n_val: int, epochs: int,
+               remove_checkpoint: bool = True) -> dict:
+    """Write a finished run's model.pt and train_log.json and remove its checkpoint (shared by
+    train and memae.ensemble.train_group, so both write the same files)."""
     _save_atomic({"model": net.state_dict(), "config": config, "config_digest": key,
                   "input_shape": input_shape}, out / "model.pt")
-    # The run is complete: its checkpoint must not stand in for a later run on other data.
-    ckpt_path.unlink(missing_ok=True)
+    # The run is complete: its checkpoint must not stand in for a later run on other data (a
+    # group removes its runs' checkpoints once every run of the group is written).
+    if remove_checkpoint:
+        (out / "checkpoint.pt").unlink(missing_ok=True)
     log = {"config": config, "config_digest": key, "history": history, "train_s": elapsed,
            "device": describe(device), "torch": torch.__version__, "n_train": n,
-           "n_per_epoch": per_epoch, "n_val": len(x_val), "epochs": epochs,
+           "n_per_epoch": per_epoch, "n_val": n_val, "epochs": epochs,
            "code": _code_state()}
     write_json(out / "train_log.json", log)
     return log

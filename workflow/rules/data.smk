@@ -21,6 +21,8 @@ for _ds in DATASETS:
             synthetic=SYNTHETIC,
         log:
             f"logs/fetch_{_ds}.log",
+        benchmark:
+            f"logs/benchmarks/fetch/{_ds}.tsv"
         threads: 1
         shell:
             "memae fetch {params.dataset} --dest {DATA:q}/raw/{params.dataset} {params.synthetic}"
@@ -36,6 +38,8 @@ rule prepare:
         settings=lambda w: digest(PARAMS[w.dataset]["data"]),  # e.g. frame_size: re-prepare
     log:
         "logs/prepare_{dataset}.log",
+    benchmark:
+        "logs/benchmarks/prepare/{dataset}.tsv"
     threads: 4
     resources:
         runtime=120,

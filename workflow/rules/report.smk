@@ -37,6 +37,8 @@ rule report:
         datasets=",".join(DATASETS),
     log:
         "logs/report.log",
+    benchmark:
+        "logs/benchmarks/report/report.tsv"
     threads: 1
     shell:
         "(memae report --results {RESULTS:q} --out {output.html:q} --profile {PROFILE:q} --datasets {params.datasets:q}"

@@ -19,6 +19,8 @@ rule train:
         out=RUN,
     log:
         "logs/{dataset}/{variant}/{split}/seed{seed}/train.log",
+    benchmark:
+        "logs/benchmarks/train/{dataset}/{variant}/{split}/seed{seed}.tsv"
     threads: 1
     resources:
         gpu=gpus,
@@ -29,6 +31,50 @@ rule train:
         "memae train {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
         " --variant {wildcards.variant} --split {wildcards.split} --seed {wildcards.seed}"
         " --out {params.out:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
+
+
+# Datasets with train.group_seeds: true train all runs of a variant (every split x seed) in one
+# job, `memae train-group`, instead of one job per run: one process start instead of one per
+# seed, the same run folders and bit-identical results (tests/test_ensemble.py). Scoring stays one
+# job per run. The job's settings digest covers every run's, so a change reruns the group.
+GROUPED = [ds for ds in DATASETS if PARAMS[ds]["train"].get("group_seeds")]
+
+
+def group_digest(ds):
+    p = PARAMS[ds]["protocol"]
+    return lambda w: digest([digest(run_config(ds, w.variant, s, k, PARAMS[ds]))
+                             for s in p["splits"] for k in p["seeds"]])
+
+
+for _ds in GROUPED:
+
+    rule:
+        name:
+            f"train_group_{_ds}"
+        input:
+            f"{DATA}/prepared/{_ds}/summary.json",
+        output:
+            [f"{RESULTS}/{_ds}/{{variant}}/{s}/seed{k}/{f}"
+             for s in PARAMS[_ds]["protocol"]["splits"] for k in PARAMS[_ds]["protocol"]["seeds"]
+             for f in ("model.pt", "train_log.json")],
+        params:
+            settings=group_digest(_ds),
+            dataset=_ds,
+            splits=" ".join(PARAMS[_ds]["protocol"]["splits"]),
+            seeds=" ".join(str(k) for k in PARAMS[_ds]["protocol"]["seeds"]),
+        log:
+            f"logs/{_ds}/{{variant}}/train_group.log",
+        benchmark:
+            f"logs/benchmarks/train_group/{_ds}/{{variant}}.tsv"
+        threads: 1
+        resources:
+            gpu=GPU,
+        shell:
+            "memae train-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
+            " --variant {wildcards.variant} --splits {params.splits} --seeds {params.seeds}"
+            " --results {RESULTS:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
+
+    workflow.ruleorder(f"train_group_{_ds}", "train")
 
 
 rule evaluate:
@@ -43,6 +89,8 @@ rule evaluate:
         run=RUN,
     log:
         "logs/{dataset}/{variant}/{split}/seed{seed}/evaluate.log",
+    benchmark:
+        "logs/benchmarks/evaluate/{dataset}/{variant}/{split}/seed{seed}.tsv"
     threads: 1
     resources:
         gpu=gpus,
@@ -65,6 +113,8 @@ rule aggregate:
         settings=lambda w: digest(PARAMS[w.dataset]),
     log:
         "logs/{dataset}/aggregate.log",
+    benchmark:
+        "logs/benchmarks/aggregate/{dataset}.tsv"
     threads: 1
     shell:
         "memae aggregate {wildcards.dataset} --results {RESULTS:q} --out {output:q}"
@@ -80,6 +130,8 @@ rule sweep:
         settings=lambda w: digest(PARAMS[w.dataset]),
     log:
         "logs/{dataset}/sweep.log",
+    benchmark:
+        "logs/benchmarks/sweep/{dataset}.tsv"
     threads: 1
     shell:
         "memae aggregate {wildcards.dataset} --sweep --results {RESULTS:q} --out {output:q}"
