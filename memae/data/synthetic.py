@@ -64,21 +64,30 @@ def _mnist(folder: Path, rng: np.random.Generator, size: dict) -> None:
 
 
 def _kddcup99(folder: Path, rng: np.random.Generator, size: dict) -> None:
-    """Attack records (the model's normal data) cluster tightly; "normal." records (~20%) differ."""
+    """Attack records (the model's normal data) lie on a smooth curve: every field, numeric and
+    symbolic, is a function of one hidden value t per record. The "normal." records (~20%, the
+    anomalies here) draw each field's hidden value independently, so every field has the same
+    distribution in both groups and only the joint structure tells them apart: an untrained network
+    does not separate them, one trained on the attack records does."""
     n = size["records"]
     is_anom = rng.random(n) < 0.2
     protocols = np.array(["tcp", "udp", "icmp"])
     services = np.array(["http", "smtp", "ecr_i", "private", "ftp_data", "other"])
     flags = np.array(["SF", "S0", "REJ", "RSTO"])
+    k = len(COLUMNS) - 1 - len(SYMBOLIC)
+    freq, phase = rng.uniform(0.2, 0.6, k + 3), rng.uniform(0, 2 * np.pi, k + 3)
+    hidden = np.where(is_anom[:, None], rng.random((n, k + 3)), rng.random((n, 1)))
+    curve = 0.5 + 0.5 * np.sin(2 * np.pi * (freq * hidden + phase))          # in [0, 1]
+    num = (curve[:, :k] + rng.normal(0, 0.01, (n, k))).clip(0, 1)
+    num[:, :3] = np.round(num[:, :3] * 1000)   # duration, byte counts: integers
+    sym = [names[np.minimum((curve[:, k + j] * len(names)).astype(int), len(names) - 1)]
+           for j, names in enumerate((protocols, services, flags))]
+    attacks = rng.choice(["smurf.", "neptune.", "back."], n)
     rows = []
-    for a in is_anom:
-        num = rng.normal(0.8 if a else 0.2, 0.05, len(COLUMNS) - 1 - len(SYMBOLIC)).clip(0, 1)
-        num[:3] = np.round(num[:3] * (1000 if a else 100))  # duration, byte counts: integers
-        sym = [protocols[0 if a else rng.integers(1, 3)], services[rng.integers(0, 2) if a else rng.integers(2, 6)],
-               flags[0 if a else rng.integers(0, 4)]]
-        vals = [f"{v:g}" for v in num]
-        rec = [vals[0], *sym, *vals[1:], "normal." if a else rng.choice(["smurf.", "neptune.", "back."])]
-        rows.append(",".join(rec))
+    for i in range(n):
+        vals = [f"{v:g}" for v in num[i]]
+        rows.append(",".join([vals[0], sym[0][i], sym[1][i], sym[2][i], *vals[1:],
+                              "normal." if is_anom[i] else attacks[i]]))
     with gzip.GzipFile(folder / "kddcup.data_10_percent.gz", "wb", mtime=0) as f:
         f.write(("\n".join(rows) + "\n").encode())
 
@@ -96,14 +105,18 @@ def _image_bytes(array: np.ndarray, fmt: str, **kw) -> bytes:
 
 
 def colour_patterns(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """32x32 RGB images: a class-dependent colour and stripe direction, with noise."""
+    """32x32 RGB images: stripes whose direction depends on the class, with noise. The colour is
+    drawn per image from one palette shared by all classes (the same three channel values in turn),
+    so every class has the same brightness and colours: only the structure, which a network learns
+    in training, tells the classes apart, not how much an untrained network's output misses."""
     yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
     out = np.empty((len(labels), 32, 32, 3), np.uint8)
+    palette = [np.roll(np.array([200, 130, 60], np.float32), k) for k in range(3)]
     for i, c in enumerate(labels):
         c = int(c)
         angle = np.pi * c / 10
         stripes = 0.5 + 0.5 * np.sin((xx * np.cos(angle) + yy * np.sin(angle)) / 2.0 + rng.uniform(0, 6.3))
-        colour = np.array([(c * 37) % 256, (c * 91 + 60) % 256, (255 - c * 23) % 256], np.float32)
+        colour = palette[rng.integers(len(palette))]
         img = stripes[..., None] * colour + rng.normal(0, 12, (32, 32, 3))
         out[i] = np.clip(img, 0, 255).astype(np.uint8)
     return out
