@@ -36,7 +36,7 @@ from tqdm import tqdm
 from . import datasets
 from . import train as train_mod
 from .config import digest
-from .device import describe, setup
+from .device import precision, setup
 from .memory import entropy, hard_shrink, l1_normalise
 from .models import build_model
 from .runfile import load_run_file
@@ -269,7 +269,7 @@ class _Run:
     def __init__(self, dataset, prepared, variant_name, split, seed, params, out, threads):
         self.split, self.seed, self.out = split, seed, Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.device = setup(threads, seed)     # seeds torch as memae.train does, before the model
+        self.device = setup(threads, seed, params["train"].get("precision"))   # seeds as memae.train
         self.variant, self.params = train_mod.resolve_variant(variant_name, params)
         x_train, x_val = datasets.get(dataset).train_data(prepared, split, seed, self.params)
         self.x_train, self.x_val = torch.from_numpy(np.asarray(x_train)), torch.from_numpy(np.asarray(x_val))
@@ -310,8 +310,8 @@ def train_group(dataset: str, prepared: Path, variant_name: str, runs: list[tupl
         return [train_mod.train(dataset, prepared, variant_name, s, k, params, o, threads)
                 for s, k, o in runs]
     first = _Run(dataset, prepared, variant_name, runs[0][0], runs[0][1], params, runs[0][2], threads)
-    if first.device.type != "cpu" or not batchable(first.net):
-        # Conv networks (or a GPU, where the exactness above is not established): one by one.
+    if first.device.type != "cpu" or precision(first.device) != "fp32" or not batchable(first.net):
+        # Conv networks, a GPU or bf16 (where the exactness above is not established): one by one.
         return [train_mod.train(dataset, prepared, variant_name, s, k, params, o, threads)
                 for s, k, o in runs]
     group = [first] + [_Run(dataset, prepared, variant_name, s, k, params, o, threads) for s, k, o in runs[1:]]

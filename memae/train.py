@@ -15,7 +15,7 @@ from tqdm import tqdm
 from . import datasets
 from .config import digest
 from .data.arrays import write_json
-from .device import autocast, describe, setup
+from .device import autocast, describe, prepare_model, setup
 from .memory import entropy
 from .models import build_model
 from .runfile import load_run_file
@@ -111,7 +111,7 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
           out: Path, threads: int | None = None) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    device = setup(threads, seed)
+    device = setup(threads, seed, params["train"].get("precision"))
     variant, params = resolve_variant(variant_name, params)
     ds = datasets.get(dataset)
     # arrays (images, records) or clip sources (video: memae.video.ClipSource, read from a memmap)
@@ -121,7 +121,7 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
     if device.type == "cuda":
         x_train, x_val = x_train.to(device), x_val.to(device)
     input_shape = list(x_train.shape[1:])
-    net = build_model(params["model"], params["memory"], variant, input_shape).to(device)
+    net = prepare_model(build_model(params["model"], params["memory"], variant, input_shape).to(device), device)
     tp = params["train"]
     opt = torch.optim.Adam(net.parameters(), lr=tp["lr"], weight_decay=tp["weight_decay"])
     gen = torch.Generator().manual_seed(seed)
