@@ -384,19 +384,47 @@ def prepare_args(raw: Path, profile: str = "smoke") -> list[str]:
             "--profile", profile, "--params-dir", str(REPO / "params")]
 
 
-def test_prepare_refuses_a_raw_file_swapped_after_fetch(fetched_kdd, capsys):
+def test_prepare_refuses_a_raw_file_swapped_after_fetch_and_keeps_what_was_prepared(fetched_kdd, capsys):
     from memae.data.fetch import file_sha256
     target = fetched_kdd / "kddcup.data_10_percent.gz"
     expected = json.loads((fetched_kdd / ".kddcup.data_10_percent.gz.verified").read_text())["sha256"]
     assert file_sha256(target) == expected
+    assert cli.main(prepare_args(fetched_kdd)) == 0
+    summary = fetched_kdd.parent.parent / "prepared" / "summary.json"
+    before = summary.read_text()
     lines = gzip.decompress(target.read_bytes()).decode().splitlines()
     swapped = gzip.compress(("\n".join(lines[:-1]) + "\n").encode())   # one record dropped
     target.write_bytes(swapped)
+    capsys.readouterr()
     assert cli.main(prepare_args(fetched_kdd)) == 1
     err = capsys.readouterr().err
     assert f"{target} changed after memae fetch verified it" in err
     assert f"its sha256 is {file_sha256(target)}, expected {expected}" in err
-    assert not (fetched_kdd.parent.parent / "prepared").exists()
+    assert summary.read_text() == before   # the earlier prepared data is kept as it was
+
+
+@pytest.mark.parametrize("change,key", [
+    (lambda d: d.clear(), "the params file is empty"),
+    (lambda d: d["train"].update(lr=0), "'train.lr' must be a finite number > 0, got 0"),
+    (lambda d: d["train"].update(epochs=-1), "'train.epochs' must be an integer >= 1, got -1"),
+    (lambda d: d["train"].update(batch_size=0), "'train.batch_size' must be an integer >= 1, got 0"),
+    (lambda d: d["train"].pop("lr"), "required key 'train.lr' is missing"),
+    (lambda d: d["protocol"].pop("seeds"), "required key 'protocol.seeds' is missing"),
+])
+def test_cli_steps_stop_on_bad_params_with_one_line_naming_file_and_key(pdir, tmp_path, capsys, change, key):
+    path = pdir / "kddcup99.yaml"
+    if key == "the params file is empty":
+        path.write_text("")
+    else:
+        edit(path, change)
+    common = ["--params-dir", str(pdir), "--profile", "paper"]
+    for args in (["train", "kddcup99", "--prepared", str(tmp_path / "p"), "--variant", "ae", "--split", "all",
+                  "--seed", "0", "--out", str(tmp_path / "run")],
+                 ["prepare", "kddcup99", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "p")]):
+        assert cli.main(args + common) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"memae {args[0]}: error: {path}: ") and key in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "p").exists()
 
 
 def test_prepare_refuses_a_raw_file_that_fetch_never_verified(fetched_kdd, capsys):
