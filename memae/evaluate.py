@@ -14,7 +14,7 @@ import torch
 from . import datasets
 from .data.arrays import write_json
 from .device import autocast, describe, setup
-from .finite import require_finite
+from .finite import require_finite, why_undefined
 from .models import build_model
 from .runfile import load_run_file
 from .train import resolve_variant
@@ -72,10 +72,7 @@ def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int
             x_train = ds.train_data(prepared, cfg["split"], cfg["seed"], params)[0]
             extra["train_scores"] = reconstruction_errors(net, x_train, batch, device)
         m = ds.metrics(out["scores"], y, params, **extra)
-    require_finite(m, f"{run / 'metrics.json'} (not written)", "metric", hint=(
-        f"The test set has one class only ({int(np.sum(y))} anomalous of {len(y)}): the metric is "
-        "undefined there; check the prepared data and the eval settings." if len(np.unique(y)) < 2 else
-        "The scores are not finite: train the run again (and check the prepared data)."))
+    require_finite(m, f"{run / 'metrics.json'} (not written)", "metric", hint=why_undefined(y, out["scores"]))
     tmp = run / "scores.tmp.npz"
     np.savez_compressed(tmp, **out)
     tmp.replace(run / "scores.npz")

@@ -6,6 +6,8 @@ import math
 from numbers import Real
 from pathlib import Path
 
+import numpy as np
+
 
 class NonFiniteError(ValueError):
     pass
@@ -30,3 +32,15 @@ def require_finite(tree, path: Path | str, what: str, hint: str = "") -> None:
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise NonFiniteError(f"{path}: {what} '{key}' is {value}{more}, not a finite number. "
                              f"{hint or 'Check the run that produced it and run it again.'}")
+
+
+def why_undefined(labels, scores) -> str:
+    """What to tell the user when a run's metrics are not finite."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    if len(np.unique(labels)) < 2:
+        return (f"The test set has one class only ({int(labels.sum())} anomalous of {len(labels)}): the "
+                "metric is undefined there; check the prepared data and the eval settings.")
+    if not np.isfinite(scores).all():
+        return "The scores are not finite: train the run again (and check the prepared data)."
+    return ("The metric is undefined on this test set (auc_macro: no test video holds both normal and "
+            "anomalous frames); check the prepared data and the eval settings.")

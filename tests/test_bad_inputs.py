@@ -536,3 +536,10 @@ def test_mnist_label_outside_the_digits(tmp_path, label):
                                          r"outside the digits 0-9 \(1 such record"):
         mnist.prepare(raw, tmp_path / "prepared")
     assert not (tmp_path / "prepared").exists()
+
+
+def test_the_reason_given_for_an_undefined_metric():
+    from memae.finite import why_undefined
+    assert "one class only (0 anomalous of 3)" in why_undefined([0, 0, 0], [0.1, 0.2, 0.3])
+    assert "scores are not finite" in why_undefined([0, 1, 0], [0.1, float("nan"), 0.3])
+    assert "no test video holds both" in why_undefined([0, 1, 0], [0.1, 0.2, 0.3])
