@@ -1,0 +1,98 @@
+"""The speed targets of the pipeline on a 2-core machine (issue 10), measured: prints each figure
+next to its target. A benchmark, not a test: it asserts nothing and exits 0.
+
+    .venv/bin/python benchmarks/bench_targets.py                 # snakemake -n, dvc repro --dry (seconds)
+    .venv/bin/python benchmarks/bench_targets.py --smoke         # + the smoke DAG in a copy of the tree (minutes)
+    .venv/bin/python benchmarks/bench_targets.py --quick         # + the quick profile in a copy, data from
+                                                                 #   $MEMAE_MIRROR or data/raw (~10-30 min)
+    .venv/bin/python benchmarks/bench_targets.py --ci            # + `make test` (the CI suite)
+
+Targets: quick profile <= 10 min from empty results with the data already fetched (fetch timed
+apart); smoke DAG <= 2.5 min; CI <= 15 min; a no-op `dvc repro` <= 5 s; `snakemake -n` <= 2 s. The
+smoke and quick runs happen in a temporary copy of the working tree, so they never touch this
+checkout's data/ or results/; after them, benchmarks/bench_pipeline.py --benchmarks
+<copy>/logs/benchmarks says where the time went.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TARGETS = {"snakemake -n": 2.0, "dvc repro (no-op)": 5.0, "smoke DAG": 150.0, "quick profile": 600.0,
+           "CI (make test)": 900.0}
+
+
+def timed(cmd: list[str], cwd: Path, env: dict | None = None, repeat: int = 1) -> tuple[float, int]:
+    """Median wall seconds of `repeat` runs, and the last exit status."""
+    walls, rc = [], 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        rc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        walls.append(time.perf_counter() - t0)
+    return statistics.median(walls), rc
+
+
+def copy_tree(dest: Path) -> Path:
+    """The working tree without its outputs and environments."""
+    skip = {"data", "results", "logs", ".snakemake", ".venv", ".git"}
+    shutil.copytree(ROOT, dest, ignore=lambda d, names: [n for n in names if Path(d) == ROOT and n in skip])
+    return dest
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--ci", action="store_true")
+    ap.add_argument("--cores", default="all")
+    a = ap.parse_args(argv)
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    rows = []
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (figures are wall time)")
+    s, rc = timed(["snakemake", "-n", "--config", "profile=quick"], ROOT, env, repeat=3)
+    rows.append(("snakemake -n", s, rc, "median of 3, profile quick, this checkout"))
+    s, rc = timed(["dvc", "repro", "--dry"], ROOT, env, repeat=3)
+    rows.append(("dvc repro (no-op)", s, rc, "dvc repro --dry (what a no-op repro checks, running nothing)"))
+    if a.ci:
+        s, rc = timed(["make", "test"], ROOT, env)
+        rows.append(("CI (make test)", s, rc, "make test"))
+    for name, flag, config in (("smoke DAG", a.smoke, "profile=smoke"), ("quick profile", a.quick, "profile=quick")):
+        if not flag:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = copy_tree(Path(tmp) / "tree")
+            note = "a copy of the tree, empty data/ and results/"
+            if name == "quick profile":
+                mirror = os.environ.get("MEMAE_MIRROR")
+                if not mirror and (ROOT / "data" / "raw").is_dir():
+                    (tree / "data").mkdir()
+                    shutil.copytree(ROOT / "data" / "raw", tree / "data" / "raw", symlinks=True)
+                    note += "; raw data copied from data/raw (fetch only verifies)"
+                f, _ = timed(["snakemake", "--cores", a.cores, "--config", config, "--until", "prepare"], tree, env)
+                rows.append(("  quick: fetch + prepare", f, 0, "apart from the target"))
+            s, rc = timed(["snakemake", "--cores", a.cores, "--config", config], tree, env)
+            rows.append((name, s, rc, note))
+            print(f"{name}: where the time went:")
+            subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_pipeline.py"), "--benchmarks",
+                            str(tree / "logs" / "benchmarks"), "--results", str(tree / "results"),
+                            "--wall", str(s)], cwd=tree)
+    print(f"\n{'figure':26s} {'seconds':>9s} {'target':>8s}  {'met':4s} how")
+    for name, s, rc, how in rows:
+        t = TARGETS.get(name)
+        met = "" if t is None else ("yes" if s <= t and rc == 0 else "no")
+        print(f"{name:26s} {s:9.1f} {('' if t is None else f'{t:.0f}'):>8s}  {met:4s} {how}"
+              + ("" if rc == 0 else f" (exit {rc})"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
