@@ -3,23 +3,40 @@
 #   make reproduce PROFILE=quick shortened training on a CPU workstation
 #   make smoke                   the whole DAG offline on synthetic data, in minutes
 #   make test                    the test suite (what CI runs)
+#   make lock                    regenerate the lock files from requirements.txt (needs PyPI)
+# Dependencies: requirements.txt lists the direct pins; requirements.lock every package with its
+# hashes for Python 3.11 on a CPU machine (torch's CPU wheel: what CI and the workstations run);
+# requirements-cuda.lock the same pins from PyPI alone, for a CUDA machine or Python 3.12/3.13:
+#   make setup LOCK=requirements-cuda.lock PYTHON=python3.12
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+LOCK   ?= requirements.lock
 PROFILE ?=
 CONFIG := $(if $(PROFILE),--config profile=$(PROFILE),)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup reproduce smoke test clean
+.PHONY: setup reproduce smoke test clean lock
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# pip-compile resolves through pip's own configuration (local wheels such as torch's CPU build
+# included); uv reads PyPI only and writes one lock for every Python the package supports.
+lock:
+	$(PYTHON) -m venv build/lockvenv
+	build/lockvenv/bin/python -m pip install --quiet pip-tools uv
+	CUSTOM_COMPILE_COMMAND="make lock" build/lockvenv/bin/pip-compile --quiet --generate-hashes \
+	  --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock requirements.txt
+	{ sed -n 1,2p requirements-cuda.lock; build/lockvenv/bin/uv pip compile --quiet --generate-hashes --universal \
+	  --python-version 3.11 --no-header requirements.txt; } > requirements-cuda.lock.new
+	mv requirements-cuda.lock.new requirements-cuda.lock
 
 reproduce: setup
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores all $(CONFIG)
@@ -33,4 +50,4 @@ test: setup
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 clean:
-	rm -rf .snakemake logs results reports/index.html data/smoke
+	rm -rf build/lockvenv .snakemake logs results reports/index.html data/smoke

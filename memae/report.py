@@ -18,7 +18,7 @@ from .config import load_params, load_pipeline
 from .finite import require_finite
 from .variants import VARIANTS
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"   # package data: installed with memae
 VERDICTS = ("reproduced", "above", "short", "not run")
 # The paper's main claim, per dataset: each variant beats the next on the primary metric.
 CLAIM_ORDER = ("memae", "memae_nonspar", "ae")

@@ -25,7 +25,7 @@ rule report:
         sweeps=[f for ds in DATASETS for f in sweep_target(ds)],
         params=expand("params/{dataset}.yaml", dataset=DATASETS),
         reported="params/reported.yaml",
-        template="reports/templates/index.html.j2",
+        template="memae/templates/index.html.j2",
     output:
         html="reports/index.html",
         snakemake=report(
