@@ -101,12 +101,36 @@ def cmd_compare(a) -> int:
     pipe = _selected(a)
     text, status = compare(a.results, a.params_dir / "reported.yaml", pipe["datasets"], pipe["profile"],
                            strict=a.strict)
+    if a.format != "table":
+        from .compare import export
+        text = export(a.results, a.params_dir / "reported.yaml", pipe["datasets"], a.format, status)
     print(text)
     return status
 
 
+def cmd_params(a) -> None:
+    import yaml
+    from .config import load_params
+    params = load_params(a.dataset, a.profile, a.params_dir)
+    print(f"# {a.params_dir}/{a.dataset}.yaml, profile {a.profile}: the settings a run uses")
+
+    class Dumper(yaml.SafeDumper):   # mappings as blocks, lists on one line
+        pass
+    Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+    print(yaml.dump(params, Dumper=Dumper, sort_keys=False, width=100), end="")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("memae-repro")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="memae", description=__doc__)
+    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="STEP")
 
     p = sub.add_parser("fetch", help="download (or copy from $MEMAE_MIRROR) and verify a dataset's raw files",
@@ -201,8 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", help="comma-separated datasets that were run (default: the profile's)")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 also when a selected dataset has no results/<dataset>/metrics.json")
+    p.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
+                   help="table (default, with the summary), json (rows, counts, exit status), "
+                   "csv (one row per reported number) or markdown (one table per paper table)")
     _common(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("params", help="print a dataset's resolved settings under a profile (YAML)",
+                       description="Print the settings a run of DATASET uses under --profile: the "
+                       "paper values of params/<dataset>.yaml with the profile's overlay applied "
+                       "(and `like:` resolved), as YAML.")
+    p.add_argument("dataset", choices=DATASETS)
+    _common(p)
+    p.set_defaults(func=cmd_params)
     return ap
 
 

@@ -56,3 +56,66 @@ def compare(results: Path, reported_path: Path, selected: list[str], profile: st
          "exit 0: every number that was run is within tolerance (numbers not run do not fail)."),
     ]
     return "\n".join(lines).lstrip("\n"), 1 if s["outside"] or (strict and missing) else 0
+
+
+FIELDS = ("table", "method", "variant", "dataset", "metric", "reported", "mean", "std", "n", "delta",
+          "verdict", "note")
+
+
+def records(tables: list[dict]) -> list[dict]:
+    """One record per reported number, with the fields of FIELDS (None where there is no value)."""
+    out = []
+    for t in tables:
+        for r in t["rows"]:
+            for c in r["cells"]:
+                note = c.get("reason") if c["verdict"] == "not run" else None
+                if c.get("stand_in"):
+                    note = f"{note + '; ' if note else ''}on {c['stand_in']}"
+                out.append({"table": t["title"], "method": r["label"], "variant": r.get("variant"),
+                            "dataset": c["dataset"], "metric": c["metric"], "reported": c["reported"],
+                            "mean": c["mean"], "std": c["std"], "n": c["n"], "delta": c["delta"],
+                            "verdict": c["verdict"], "note": note})
+    return out
+
+
+def export(results: Path, reported_path: Path, selected: list[str], fmt: str, status: int) -> str:
+    """The comparison as json (rows, counts, exit status), csv (one row per reported number) or
+    markdown (one table per paper table, then the counts); `compare` gives the exit status."""
+    import csv
+    import io
+    import json
+    reported = load_reported(reported_path)
+    tables = build_tables(reported, load_results(results, known_datasets(reported), selected), selected)
+    s = summarise(tables)
+    rows = records(tables)
+    if fmt == "json":
+        return json.dumps({"rows": rows, "counts": s["counts"], "total": s["total"],
+                           "outside_tolerance": s["outside"], "exit_status": status}, indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, FIELDS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return buf.getvalue().rstrip("\n")
+    if fmt != "markdown":
+        raise ValueError(f"unknown format {fmt!r}: use table, json, csv or markdown")
+
+    def cell(x) -> str:
+        return str(x).replace("|", "\\|")
+
+    lines = []
+    for t in tables:
+        lines += ["", f"### {cell(t['title'])}", "",
+                  "| method | dataset | metric | reported | reproduced | delta | verdict |",
+                  "|---|---|---|---:|---:|---:|---|"]
+        for r in (x for x in rows if x["table"] == t["title"]):
+            got = "-" if r["mean"] is None else f"{r['mean']:.4f} ± {_fmt(r['std'])} (n={r['n']})"
+            verdict = r["verdict"] + (f" ({r['note']})" if r["note"] else "")
+            lines.append("| " + " | ".join(cell(x) for x in (
+                r["method"], r["dataset"], r["metric"],
+                _fmt(r["reported"]) if r["reported"] is not None else "not confirmed",
+                got, _fmt(r["delta"], "{:+.4f}"), verdict)) + " |")
+    c = s["counts"]
+    lines += ["", f"{c['reproduced']} of {s['total']} reported numbers reproduced within tolerance, "
+              f"{c['short']} short, {c['above']} above, {c['not run']} not run."]
+    return "\n".join(lines).lstrip("\n")

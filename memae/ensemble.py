@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm import tqdm
+from .progress import tqdm   # one line per epoch in log files
 
 from . import datasets
 from . import train as train_mod

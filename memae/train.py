@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from .progress import tqdm   # one line per epoch in log files
 
 from . import datasets
 from .config import digest
