@@ -38,7 +38,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "train": {"epochs": (int,), "batch_size": (int,), "lr": NUM, "weight_decay": NUM,
               "val_fraction": NUM, "max_train_samples": INT_OR_NONE,
               "clips_per_epoch": INT_OR_NONE,                     # video: clips drawn per epoch (null: all)
-              "group_seeds": (bool,),    # one training job per dataset x variant (memae train-group)
+              "group_seeds": (bool, int),  # several runs per training job (memae train-group)
               "precision": (str,)},      # auto | fp32 | bf16 (memae/device.py); unset: bf16 on CUDA only
     "eval": {"batch_size": (int,), "anomaly_fraction": NUM_OR_NONE,
              "threshold_top_fraction": NUM_OR_NONE, "test_fraction": NUM_OR_NONE,

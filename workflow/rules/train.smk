@@ -33,48 +33,54 @@ rule train:
         " --out {params.out:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
 
 
-# Datasets with train.group_seeds: true train all runs of a variant (every split x seed) in one
-# job, `memae train-group`, instead of one job per run: one process start instead of one per
-# seed, the same run folders and bit-identical results (tests/test_ensemble.py). Scoring stays one
-# job per run. The job's settings digest covers every run's, so a change reruns the group.
+# Datasets with train.group_seeds train several runs of a variant in one job, `memae train-group`,
+# instead of one job per run: one process start instead of one per seed, the same run folders and
+# bit-identical results (tests/test_ensemble.py). true: all seeds of a split in one job; N: N seeds
+# per job (jobs enough to keep every core busy). Scoring stays one job per run. A job's settings
+# digest covers every run's, so a change reruns the group.
 GROUPED = [ds for ds in DATASETS if PARAMS[ds]["train"].get("group_seeds")]
 
 
-def group_digest(ds):
-    p = PARAMS[ds]["protocol"]
-    return lambda w: digest([digest(run_config(ds, w.variant, s, k, PARAMS[ds]))
-                             for s in p["splits"] for k in p["seeds"]])
+def seed_chunks(ds):
+    """(split, seeds) of each training job of a grouped dataset."""
+    p, n = PARAMS[ds]["protocol"], PARAMS[ds]["train"]["group_seeds"]
+    size = len(p["seeds"]) if n is True else max(1, int(n))
+    return [(s, p["seeds"][i:i + size]) for s in p["splits"] for i in range(0, len(p["seeds"]), size)]
+
+
+def group_digest(ds, split, seeds):
+    return lambda w: digest([digest(run_config(ds, w.variant, split, k, PARAMS[ds])) for k in seeds])
 
 
 for _ds in GROUPED:
+    for _i, (_split, _seeds) in enumerate(seed_chunks(_ds)):
 
-    rule:
-        name:
-            f"train_group_{_ds}"
-        input:
-            f"{DATA}/prepared/{_ds}/summary.json",
-        output:
-            [f"{RESULTS}/{_ds}/{{variant}}/{s}/seed{k}/{f}"
-             for s in PARAMS[_ds]["protocol"]["splits"] for k in PARAMS[_ds]["protocol"]["seeds"]
-             for f in ("model.pt", "train_log.json")],
-        params:
-            settings=group_digest(_ds),
-            dataset=_ds,
-            splits=" ".join(PARAMS[_ds]["protocol"]["splits"]),
-            seeds=" ".join(str(k) for k in PARAMS[_ds]["protocol"]["seeds"]),
-        log:
-            f"logs/{_ds}/{{variant}}/train_group.log",
-        benchmark:
-            f"logs/benchmarks/train_group/{_ds}/{{variant}}.tsv"
-        threads: 1
-        resources:
-            gpu=GPU,
-        shell:
-            "memae train-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
-            " --variant {wildcards.variant} --splits {params.splits} --seeds {params.seeds}"
-            " --results {RESULTS:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
+        rule:
+            name:
+                f"train_group_{_ds}_{_i}"
+            input:
+                f"{DATA}/prepared/{_ds}/summary.json",
+            output:
+                [f"{RESULTS}/{_ds}/{{variant}}/{_split}/seed{k}/{f}" for k in _seeds
+                 for f in ("model.pt", "train_log.json")],
+            params:
+                settings=group_digest(_ds, _split, _seeds),
+                dataset=_ds,
+                split=_split,
+                seeds=" ".join(str(k) for k in _seeds),
+            log:
+                f"logs/{_ds}/{{variant}}/{_split}/train_group_{_i}.log",
+            benchmark:
+                f"logs/benchmarks/train_group/{_ds}/{{variant}}/{_split}/{_i}.tsv"
+            threads: 1
+            resources:
+                gpu=GPU,
+            shell:
+                "memae train-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
+                " --variant {wildcards.variant} --splits {params.split} --seeds {params.seeds}"
+                " --results {RESULTS:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
 
-    workflow.ruleorder(f"train_group_{_ds}", "train")
+        workflow.ruleorder(f"train_group_{_ds}_{_i}", "train")
 
 
 rule evaluate:
