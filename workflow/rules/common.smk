@@ -1,6 +1,7 @@
 # Loads and validates params at start-up (an unknown key or a wrong type stops here, naming the
 # file and the key) and builds the target lists.
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,15 @@ except ParamsError as e:
     sys.exit(f"params error: {e}")
 
 DATASETS = PIPE["datasets"]
+# A paper (top-level) value changed since the baseline commit at a key the profile overrides is not
+# what runs: under `dvc exp run -S` (which would record it as the setting) that stops the run,
+# elsewhere it warns (memae/overrides.py).
+from memae.overrides import shadowed
+
+for _msg in shadowed(DATASETS, PROFILE, "params"):
+    if "DVC_EXP_BASELINE_REV" in os.environ:
+        sys.exit(f"params error: {_msg}")
+    print(f"warning: {_msg}", file=sys.stderr)
 # Datasets the profile does not run still get results/<dataset>/metrics.json, saying so, so that
 # every DVC stage has its metrics file and the report names the reason.
 UNSELECTED = [ds for ds in ALL_DATASETS if ds not in DATASETS]
