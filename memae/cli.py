@@ -112,6 +112,10 @@ def cmd_params(a) -> None:
     import yaml
     from .config import load_params
     params = load_params(a.dataset, a.profile, a.params_dir)
+    if a.format == "json":
+        import json
+        print(json.dumps({"dataset": a.dataset, "profile": a.profile, **params}, indent=2))
+        return
     print(f"# {a.params_dir}/{a.dataset}.yaml, profile {a.profile}: the settings a run uses")
 
     class Dumper(yaml.SafeDumper):   # mappings as blocks, lists on one line
@@ -236,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "paper values of params/<dataset>.yaml with the profile's overlay applied "
                        "(and `like:` resolved), as YAML.")
     p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml")
     _common(p)
     p.set_defaults(func=cmd_params)
     return ap

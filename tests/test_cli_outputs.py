@@ -40,6 +40,15 @@ def test_params_prints_the_settings_after_the_profile_overlay(capsys, profile):
         assert out["train"]["epochs"] != raw["train"]["epochs"]
 
 
+def test_params_json_is_what_the_aggregate_rule_records(capsys):
+    raw = yaml.safe_load((REPO / "params/kddcup99.yaml").read_text())
+    assert main(["params", "kddcup99", "--profile", "quick", "--format", "json",
+                 "--params-dir", str(REPO / "params")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["dataset"], doc["profile"]) == ("kddcup99", "quick")
+    assert doc["train"]["epochs"] == raw["profiles"]["quick"]["train"]["epochs"] != raw["train"]["epochs"]
+
+
 @pytest.fixture
 def kdd_results(tmp_path):
     d = tmp_path / "results" / "kddcup99"

@@ -114,7 +114,10 @@ rule aggregate:
         runs=lambda w: run_files(w.dataset, "metrics.json"),
         sweep=lambda w: sweep_target(w.dataset),
     output:
-        f"{RESULTS}/{{dataset}}/metrics.json",
+        metrics=f"{RESULTS}/{{dataset}}/metrics.json",
+        # The settings that ran (the profile's overlay applied), beside the metrics: dvc exp show
+        # and dvc metrics diff show them next to the numbers they produced.
+        settings=f"{RESULTS}/{{dataset}}/params.json",
     params:
         settings=lambda w: digest(PARAMS[w.dataset]),
     log:
@@ -123,8 +126,9 @@ rule aggregate:
         "logs/benchmarks/aggregate/{dataset}.tsv"
     threads: 1
     shell:
-        "memae aggregate {wildcards.dataset} --results {RESULTS:q} --out {output:q}"
-        " --profile {PROFILE:q} 2> {log:q}"
+        "(memae aggregate {wildcards.dataset} --results {RESULTS:q} --out {output.metrics:q}"
+        " --profile {PROFILE:q} && memae params {wildcards.dataset} --profile {PROFILE:q} --format json"
+        " > {output.settings:q}) 2> {log:q}"
 
 
 rule sweep:
@@ -151,6 +155,7 @@ if UNSELECTED:
             dataset="|".join(UNSELECTED),
         output:
             f"{RESULTS}/{{dataset}}/metrics.json",
+            f"{RESULTS}/{{dataset}}/params.json",
         params:
             profile=PROFILE,
         run:
@@ -158,3 +163,5 @@ if UNSELECTED:
                 "dataset": wildcards.dataset, "profile": PROFILE, "status": "not run",
                 "reason": f"not selected for profile {PROFILE} (params/pipeline.yaml datasets)",
                 "variants": {}}, indent=2) + "\n")
+            Path(output[1]).write_text(json.dumps({
+                "dataset": wildcards.dataset, "profile": PROFILE, "status": "not run"}, indent=2) + "\n")
