@@ -26,14 +26,14 @@ def summarise(values: list[float]) -> dict:
     return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else None, "n": int(len(a))}
 
 
-def _code(results: Path, dataset: str, proto: dict, root: Path | None = None) -> dict:
+def _code(root: Path, proto: dict) -> dict:
     """The commit that aggregated, and the commit(s) that trained the runs (from their logs)."""
     from .provenance import git_state  # provenance imports this module: import late
     trained = set()
     for variant in proto["variants"]:
         for seed in proto["seeds"]:
             for split in proto["splits"]:
-                log = run_dir(root or results, dataset, variant, split, seed) / "train_log.json"
+                log = Path(root) / variant / split / f"seed{seed}" / "train_log.json"
                 code = json.loads(log.read_text()).get("code") or {}
                 trained.add(f"{code.get('commit')}{' (dirty)' if code.get('dirty') else ''}"
                             if code.get("commit") else "not recorded")
@@ -41,6 +41,18 @@ def _code(results: Path, dataset: str, proto: dict, root: Path | None = None) ->
 
 
 def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path) -> dict:
+    result = {"dataset": dataset, "profile": profile, "params_digest": digest(params),
+              "protocol": " ".join(params["protocol"]["description"].split()),
+              **collect(Path(results) / dataset, params),
+              "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    require_finite(result["variants"], f"{out} (not written)", "aggregated metric")  # never bare NaN in JSON
+    write_json(out, result)
+    return result
+
+
+def collect(root: Path, params: dict) -> dict:
+    """Mean and std over seeds of the runs under root/<variant>/<split>/seed<k> that params'
+    protocol lists: {splits, seeds, variants, per_split, wall_time_s, code}."""
     proto = params["protocol"]
     variants, per_split, wall = {}, {}, {}
     for variant in proto["variants"]:
@@ -48,7 +60,7 @@ def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path
         train_s = eval_s = 0.0
         for seed in proto["seeds"]:
             for split in proto["splits"]:
-                d = run_dir(results, dataset, variant, split, seed)
+                d = Path(root) / variant / split / f"seed{seed}"
                 try:
                     m = json.loads((d / "metrics.json").read_text())
                     log = json.loads((d / "train_log.json").read_text())
@@ -68,18 +80,10 @@ def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path
                                          for rows in by_seed.values()])) for s in proto["splits"]}
                 for name in names}
         wall[variant] = {"train_s": train_s, "eval_s": eval_s}
-    result = {
-        "dataset": dataset, "profile": profile, "params_digest": digest(params),
-        "protocol": " ".join(proto["description"].split()),
-        "splits": proto["splits"], "seeds": proto["seeds"],
-        "variants": variants, "per_split": per_split,
-        "wall_time_s": {"total": sum(w["train_s"] + w["eval_s"] for w in wall.values()), **wall},
-        "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "code": _code(results, dataset, proto),
-    }
-    require_finite(result["variants"], f"{out} (not written)", "aggregated metric")  # never bare NaN in JSON
-    write_json(out, result)
-    return result
+    return {"splits": proto["splits"], "seeds": proto["seeds"], "variants": variants,
+            "per_split": per_split,
+            "wall_time_s": {"total": sum(w["train_s"] + w["eval_s"] for w in wall.values()), **wall},
+            "code": _code(root, proto)}
 
 
 def aggregate_sweep(dataset: str, params: dict, results: Path, out: Path) -> dict:

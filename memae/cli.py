@@ -40,10 +40,25 @@ def cmd_prepare(a) -> None:
     print({k: v for k, v in summary.items() if k not in ("features", "inputs")})
 
 
-def cmd_train(a) -> None:
+def _run_params(a) -> dict:
+    """The settings a run trains and is scored with: the dataset's, or with --study TAG those of a
+    study's arm (TAG: a study name, or base_<digest> for a shortened baseline)."""
     from .config import load_params
+    from .studies import resolve_tag
+    if getattr(a, "study", None):
+        return resolve_tag(a.dataset, a.study, a.profile, a.params_dir)
+    return load_params(a.dataset, a.profile, a.params_dir)
+
+
+def _study_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study", default=None, metavar="TAG",
+                   help="use the settings of a study arm from params/<dataset>.yaml `studies:` "
+                   "(a study name, or base_<digest> for a shortened baseline)")
+
+
+def cmd_train(a) -> None:
     from .train import train
-    params = load_params(a.dataset, a.profile, a.params_dir)
+    params = _run_params(a)
     log = train(a.dataset, a.prepared, a.variant, a.split, a.seed, params, a.out, a.threads)
     print(f"trained {a.out} in {log['train_s']:.1f} s on {log['device']}")
 
@@ -60,9 +75,8 @@ def cmd_train_group(a) -> None:
 
 
 def cmd_evaluate(a) -> None:
-    from .config import load_params
     from .evaluate import evaluate
-    r = evaluate(a.dataset, a.prepared, a.run, load_params(a.dataset, a.profile, a.params_dir), a.threads)
+    r = evaluate(a.dataset, a.prepared, a.run, _run_params(a), a.threads)
     print(f"{a.run}: {r['metrics']}")
 
 
@@ -77,6 +91,28 @@ def cmd_aggregate(a) -> None:
     r = aggregate(a.dataset, a.profile, params, a.results, a.out)
     for v, m in r["variants"].items():
         print(v, {k: round(s["mean"], 4) for k, s in m.items()})
+
+
+def cmd_study(a) -> None:
+    from .studies import aggregate_study, summarise_studies
+    if a.summary is not None:
+        r = summarise_studies(a.dataset, a.summary, a.profile, a.results, a.out)
+        print(f"wrote {a.out}: {', '.join(r['studies']) or 'no study selected'}")
+        return
+    r = aggregate_study(a.dataset, a.name, a.profile, a.results, a.out, a.params_dir)
+    for v, ms in r["delta"].items():
+        print(v, {k: f"{d['base']:.4f} -> {d['study']:.4f} ({d['delta']:+.4f})" for k, d in ms.items()})
+
+
+def cmd_readme(a) -> int:
+    from .readme import update
+    current = update(a.readme, a.results, a.params_dir, check=a.check)
+    if a.check and not current:
+        print(f"{a.readme}: the results section differs from {a.results}/*/metrics.json; "
+              "run `memae readme` to rebuild it", file=sys.stderr)
+        return 1
+    print(f"{a.readme}: results section {'already current' if current else 'rebuilt'}")
+    return 0
 
 
 def _selected(a) -> dict:
@@ -168,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads")
+    _study_option(p)
     _common(p)
     p.set_defaults(func=cmd_train)
 
@@ -196,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prepared", type=Path, required=True)
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--threads", type=int, default=None)
+    _study_option(p)
     _common(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -209,6 +247,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the memory-size sweep instead (protocol.sweep_num_items): {\"points\": [...]}")
     _common(p)
     p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("study", help="collect one study of a dataset: both arms and their deltas",
+                       description="Collect the runs of a study (params/<dataset>.yaml `studies:`) and "
+                       "of its baseline into RESULTS/<dataset>/studies/<name>/metrics.json; with "
+                       "--summary NAME..., summarise those studies' files into one.")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("name", nargs="?", help="the study's name")
+    p.add_argument("--summary", nargs="*", default=None, metavar="NAME",
+                   help="write the summary of these studies instead (none: a 'not run' file)")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--out", type=Path, required=True)
+    _common(p)
+    p.set_defaults(func=cmd_study)
+
+    p = sub.add_parser("readme", help="rebuild the README's results section from the tracked metrics",
+                       description="Rewrite the section of README.md between its results markers from "
+                       "results/<dataset>/metrics.json and the studies; --check only says whether it "
+                       "is current (exit 1 when not).")
+    p.add_argument("--readme", type=Path, default=Path("README.md"))
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--check", action="store_true")
+    _common(p, profile=False)
+    p.set_defaults(func=cmd_readme)
 
     p = sub.add_parser("report", help="render reports/index.html: reported vs reproduced",
                        description="Render the HTML report from results/<dataset>/metrics.json and "

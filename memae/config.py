@@ -291,8 +291,10 @@ def load_studies(dataset: str, params_dir: str | Path = "params") -> dict[str, d
     out = {}
     for name, spec in studies.items():
         where = f"studies.{name}"
-        if not isinstance(name, str) or not name.replace("_", "").isalnum() or name != name.lower():
-            raise ParamsError(f"{path}: study name {name!r} must be lower-case letters, digits and _")
+        if (not isinstance(name, str) or not name.replace("_", "").isalnum() or name != name.lower()
+                or name.startswith("base_") or name == "all"):
+            raise ParamsError(f"{path}: study name {name!r} must be lower-case letters, digits and _, "
+                              "and neither 'all' nor starting with 'base_'")
         if not isinstance(spec, dict) or "set" not in spec or "description" not in spec:
             raise ParamsError(f"{path}: '{where}' needs 'description' and 'set'")
         _check(spec, STUDY_KEYS, path, where + ".")

@@ -217,6 +217,85 @@ def per_class(metrics: dict[str, dict]) -> list[dict]:
     return out
 
 
+def _fmt(v) -> str:
+    return "null" if v is None else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+
+
+def _study_row(dataset: str, name: str, m: dict) -> dict:
+    metric = m["metric"]
+    rows = [{"variant": v, "label": VARIANTS[v].label, **d[metric]}
+            for v, d in m["delta"].items() if metric in d]
+    return {"name": name, "metric": metric, "description": m["description"], "baseline": m["baseline"],
+            "changes": [f"{c['key']}: {_fmt(c['main'])} → {_fmt(c['study'])}" for c in m["changes"]],
+            "shortened": [f"{c['key']}: {_fmt(c['main'])} → {_fmt(c['study'])}" for c in m["shortened"]],
+            "rows": rows, "order_base": m["order_holds"]["base"], "order_study": m["order_holds"]["study"],
+            "seeds": m["study"]["seeds"]}
+
+
+def _why(dataset: str, studies: list[dict], tables: list[dict]) -> list[str]:
+    """For each main-table number of this dataset that is short of the paper, what the studies
+    measured: the changes that raise it most and lower it most, and whether one closes the gap."""
+    out = []
+    for t in tables:
+        for row in t["rows"]:
+            for c in row["cells"]:
+                shown = c["stand_in"] or c["dataset"]
+                if shown != dataset or c["verdict"] != "short" or c["metric"] != studies[0]["metric"]:
+                    continue
+                moves = sorted(((r["delta"], s) for s in studies for r in s["rows"]
+                                if r["variant"] == row["variant"]), key=lambda x: -x[0])
+                text = (f"{row['label']} is {abs(c['delta']):.4f} short of the paper's "
+                        f"{c['reported']:.4f} ({c['mean']:.4f}).")
+                if not moves:
+                    out.append(text + " No study here varies this variant.")
+                    continue
+                up = [f"{s['name']} ({d:+.4f})" for d, s in moves if d > 0]
+                down = [f"{s['name']} ({d:+.4f})" for d, s in moves if d < 0]
+                text += (f" Studies that raise it: {', '.join(up)}." if up else
+                         " No study raises it.")
+                if down:
+                    text += f" Studies that lower it: {', '.join(down)}."
+                best, s = moves[0]
+                text += (f" {s['name']} alone would close the gap (measured {best:+.4f} against a gap of "
+                         f"{abs(c['delta']):.4f}, under the study's own seeds and epochs)."
+                         if best >= abs(c["delta"]) else
+                         " No single study closes the gap: it depends on something these studies do "
+                         "not vary (training length, the memory's stability, or settings the paper "
+                         "does not publish).")
+                out.append(text)
+    return out
+
+
+def what_moves(results: Path, datasets: list[str], tables: list[dict]) -> list[dict]:
+    """Per dataset run with studies: each study's delta against its baseline for each variant, on
+    the primary metric, whether memae > nonSpar > ae holds in each arm, and why-paragraphs."""
+    out = []
+    for ds in datasets:
+        files = sorted(Path(results, ds, "studies").glob("*/metrics.json"))
+        studies = [_study_row(ds, f.parent.name, load_study(f)) for f in files]
+        if studies:
+            out.append({"dataset": ds, "metric": studies[0]["metric"], "studies": studies,
+                        "why": _why(ds, studies, tables)})
+    return out
+
+
+def load_study(path: Path) -> dict:
+    """A results/<dataset>/studies/<study>/metrics.json written by `memae study`, checked."""
+    try:
+        m = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise MetricsError(f"{path}: cannot read study metrics ({e}); rerun `memae study`") from None
+    if not (isinstance(m, dict) and {"description", "metric", "delta", "order_holds", "changes",
+                                     "shortened", "study", "baseline"} <= set(m)):
+        raise MetricsError(f"{path}: not a study metrics file; rerun `memae study` for it")
+    for v, ms in m["delta"].items():
+        for k, d in ms.items():
+            for arm in ("study", "base", "delta"):
+                if not _is_num(d.get(arm)) or d[arm] != d[arm] or abs(d[arm]) == float("inf"):
+                    raise MetricsError(f"{path}: {v} {k} {arm} is {d.get(arm)!r}, not a finite number")
+    return m
+
+
 def _figure_reason(ds: str, metrics: dict[str, dict], selected: list[str]) -> str:
     stand_in = STAND_INS.get(ds)
     if stand_in in metrics:
@@ -255,6 +334,7 @@ def render(results: Path, reported_path: Path, selected: list[str], out: Path,
         claims=main_claim(reported, metrics), metrics=metrics, profile=profile,
         protocols={ds: protocol(ds, profile, params_dir, metrics.get(ds)) for ds in names},
         per_class=per_class(metrics),
+        moves=what_moves(results, [ds for ds in names if ds in metrics], tables),
         figure_groups=figure_groups(results, [ds for ds in names if ds in metrics or ds in tabled],
                                     metrics, selected),
         prov=provenance.collect(results, metrics, data_root, params_dir),

@@ -12,9 +12,10 @@ from memae.config import ParamsError, digest, load_params, load_pipeline
 from memae.data.sources import SOURCES
 from memae.train import run_config, sweep_points
 
-unknown = set(config) - {"profile", "datasets"}
+unknown = set(config) - {"profile", "datasets", "studies"}
 if unknown:
-    sys.exit(f"unknown --config key(s): {', '.join(sorted(unknown))} (only 'profile' and 'datasets' are read)")
+    sys.exit(f"unknown --config key(s): {', '.join(sorted(unknown))} "
+             "(only 'profile', 'datasets' and 'studies' are read)")
 # Every dataset that has a params file; the profile selects which of them run.
 ALL_DATASETS = sorted(p.stem for p in Path("params").glob("*.yaml") if p.stem not in ("pipeline", "reported"))
 try:

@@ -23,6 +23,7 @@ rule report:
             "model.pt", [ds for ds in DATASETS if ds in IMAGE_DATASETS], "memae"
         ),
         sweeps=[f for ds in DATASETS for f in sweep_target(ds)],
+        studies=[f"{RESULTS}/{ds}/studies/{s}/metrics.json" for ds, names in STUDIES.items() for s in names],
         params=expand("params/{dataset}.yaml", dataset=DATASETS),
         reported="params/reported.yaml",
         template="memae/templates/index.html.j2",

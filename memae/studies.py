@@ -1,0 +1,169 @@
+"""Studies: what moves each number.
+
+A study is a named change (`set`) of one dataset's settings, declared in params/<dataset>.yaml
+under `studies:`. It runs the dataset's variants x splits x seeds with that change and is compared
+with a baseline that differs from it in that change only:
+  - without `shorten`, the baseline is the dataset's main runs (results/<dataset>/<variant>/...);
+  - with `shorten` (fewer seeds or epochs, applied to both arms and said so in the results), the
+    baseline is the main settings shortened the same way, run once per distinct `shorten` and
+    shared by every study that shortens alike (or the main runs, where the shortening changes
+    nothing under the profile run).
+The main tables never take a study's numbers; the report shows each study's delta.
+
+Layout (torch-free, read by the workflow):
+  results/<ds>/studies/<study>/<variant>/<split>/seed<k>/   the study arm's runs
+  results/<ds>/studies/base_<digest>/<variant>/...          a shortened baseline's runs
+  results/<ds>/studies/<study>/metrics.json                 one study: both arms and the deltas
+  results/<ds>/studies/metrics.json                         every selected study of the dataset
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .config import ParamsError, digest, load_params, load_studies, study_params
+from .data.arrays import write_json
+
+CLAIM_ORDER = ("memae", "memae_nonspar", "ae")
+PRIMARY_METRIC = {"kddcup99": "f1"}   # auc elsewhere
+
+
+def base_tag(study: dict, params: dict) -> str | None:
+    """The folder of a study's baseline runs: None when the baseline is the main runs (no
+    `shorten`, or one that changes nothing under this profile, e.g. seeds [0] when the profile
+    runs seed 0 only)."""
+    if study_params(params, study, "base") == params:
+        return None
+    return f"base_{digest(study['shorten'])[:8]}"
+
+
+def arm_root(results: Path, dataset: str, tag: str | None) -> Path:
+    """Where one arm's runs live: the main runs for tag None, else results/<ds>/studies/<tag>."""
+    return Path(results) / dataset if tag is None else Path(results) / dataset / "studies" / tag
+
+
+def resolve_tag(dataset: str, tag: str, profile: str, params_dir: Path = Path("params")) -> dict:
+    """The settings the runs under results/<ds>/studies/<tag> train with: tag is a study name (its
+    study arm) or base_<digest> (the shortened baseline of the studies that shorten alike)."""
+    params = load_params(dataset, profile, params_dir)
+    studies = load_studies(dataset, params_dir)
+    if tag in studies:
+        return study_params(params, studies[tag], "study")
+    for study in studies.values():
+        if base_tag(study, params) == tag:
+            return study_params(params, study, "base")
+    raise ParamsError(f"params/{dataset}.yaml: no study and no shortened baseline named {tag!r}; "
+                      f"studies: {', '.join(studies) or 'none'}")
+
+
+def select(spec: list[str], datasets: list[str], params_dir: Path = Path("params")) -> dict[str, list[str]]:
+    """`<dataset>:<study>` / `<dataset>:all` / `all` entries -> {dataset: [study, ...]}, checked
+    against the studies each params file declares. Only datasets in `datasets` (those run) count."""
+    out: dict[str, list[str]] = {}
+    for entry in spec:
+        ds, _, name = str(entry).partition(":")
+        targets = datasets if ds == "all" else [ds]
+        for d in targets:
+            if d not in datasets:
+                raise ParamsError(f"studies: {entry!r} names dataset {d!r}, which is not run "
+                                  f"(datasets: {', '.join(datasets)})")
+            known = load_studies(d, params_dir)
+            names = list(known) if name in ("", "all") or ds == "all" else [name]
+            for n in names:
+                if n not in known:
+                    raise ParamsError(f"studies: params/{d}.yaml declares no study {n!r} "
+                                      f"(declared: {', '.join(known) or 'none'})")
+                out.setdefault(d, [])
+                if n not in out[d]:
+                    out[d].append(n)
+    return out
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _lookup(params: dict, dotted: str):
+    node = params
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def changes(params: dict, over: dict) -> list[dict]:
+    """Each key an overlay sets, with the value it replaces: [{key, main, study}]."""
+    return [{"key": k, "main": _lookup(params, k), "study": v} for k, v in _flatten(over).items()]
+
+
+def _ordered(values: dict) -> bool | None:
+    if any(values.get(v) is None for v in CLAIM_ORDER):
+        return None
+    return all(values[a] > values[b] for a, b in zip(CLAIM_ORDER, CLAIM_ORDER[1:]))
+
+
+def compare_arms(dataset: str, study: dict, base: dict) -> dict:
+    """Per variant and metric: study mean, baseline mean and their delta; and whether
+    memae > memae_nonspar > ae holds on the primary metric in each arm."""
+    metric = PRIMARY_METRIC.get(dataset, "auc")
+    delta = {}
+    for variant, stats in study["variants"].items():
+        b = base["variants"].get(variant)
+        if not b:
+            continue
+        delta[variant] = {m: {"study": s["mean"], "base": b[m]["mean"], "delta": s["mean"] - b[m]["mean"]}
+                          for m, s in stats.items() if m in b}
+    primary = lambda arm: {v: (arm["variants"].get(v, {}).get(metric) or {}).get("mean") for v in CLAIM_ORDER}
+    return {"metric": metric, "delta": delta,
+            "order_holds": {"study": _ordered(primary(study)), "base": _ordered(primary(base))}}
+
+
+def aggregate_study(dataset: str, name: str, profile: str, results: Path, out: Path,
+                    params_dir: Path = Path("params")) -> dict:
+    """results/<ds>/studies/<name>/metrics.json: both arms (mean, std over seeds), the deltas and
+    the change in words."""
+    from .aggregate import collect   # the training stack is not needed to plan the workflow
+    params = load_params(dataset, profile, params_dir)
+    spec = load_studies(dataset, params_dir)[name]
+    study_p, base_p = study_params(params, spec, "study"), study_params(params, spec, "base")
+    tag = base_tag(spec, params)
+    study = collect(arm_root(results, dataset, name), study_p)
+    base = collect(arm_root(results, dataset, tag), base_p)
+    result = {
+        "dataset": dataset, "study": name, "profile": profile, "description": spec["description"],
+        "changes": changes(params, spec["set"]),
+        "shortened": changes(params, spec["shorten"]),
+        "baseline": ("the main runs" if tag is None else
+                     f"the main settings shortened alike (results/{dataset}/studies/{tag})"),
+        "params_digest": {"study": digest(study_p), "base": digest(base_p)},
+        "study": study, "base": base, **compare_arms(dataset, study, base),
+        "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(out, result)
+    return result
+
+
+def summarise_studies(dataset: str, names: list[str], profile: str, results: Path, out: Path) -> dict:
+    """results/<ds>/studies/metrics.json: per study and variant, the delta of each metric (the
+    numbers `dvc metrics diff` follows), read from the per-study files."""
+    studies = {}
+    for name in names:
+        path = Path(results) / dataset / "studies" / name / "metrics.json"
+        m = json.loads(path.read_text())
+        studies[name] = {"description": m["description"], "metric": m["metric"],
+                         "order_holds": m["order_holds"],
+                         "delta": {v: {k: d["delta"] for k, d in ms.items()} for v, ms in m["delta"].items()}}
+    result = {"dataset": dataset, "profile": profile, "status": "run" if names else "not run",
+              "reason": None if names else "no study of this dataset selected (params/pipeline.yaml "
+                                               "studies, or --config studies=[<dataset>:<study>])",
+              "studies": studies}
+    write_json(out, result)
+    return result

@@ -1,0 +1,128 @@
+# Studies: what moves each number (params/<dataset>.yaml `studies:`; memae/studies.py says how a
+# study and its baseline are laid out). Which studies run: params/pipeline.yaml `studies` (per
+# profile), or on the command line:
+#   snakemake --cores all --config profile=quick 'studies=[mnist:code256,kddcup99:all]'
+# A study's runs train and score like the main ones (same memae commands, with --study TAG), so a
+# study reruns exactly when its own settings change. results/<ds>/studies/metrics.json summarises
+# the dataset's selected studies (a "not run" file when none is), so each DVC stage has its metrics.
+from memae.config import load_studies, study_params
+from memae.studies import base_tag, select as select_studies
+
+try:
+    _spec = config.get("studies", PIPE.get("studies") or [])
+    STUDIES = select_studies(_spec if isinstance(_spec, list) else [_spec], DATASETS)
+    STUDY_SPECS = {ds: load_studies(ds) for ds in STUDIES}
+except ParamsError as e:
+    sys.exit(f"params error: {e}")
+
+wildcard_constraints:
+    study="[a-z0-9_]+",
+    tag="[a-z0-9_]+",
+
+STUDY_RUN = RESULTS + "/{dataset}/studies/{tag}/{variant}/{split}/seed{seed}"
+
+
+def tag_params(ds, tag):
+    """The settings of the runs under results/<ds>/studies/<tag>: a study arm or a shared
+    shortened baseline."""
+    specs = STUDY_SPECS[ds]
+    if tag in specs:
+        return study_params(PARAMS[ds], specs[tag], "study")
+    return next(study_params(PARAMS[ds], s, "base") for s in specs.values()
+                if base_tag(s, PARAMS[ds]) == tag)
+
+
+def tag_runs(ds, tag, name):
+    """Files `name` of every run of one arm (tag None: the main runs)."""
+    if tag is None:
+        return run_files(ds, name)
+    p = tag_params(ds, tag)["protocol"]
+    return [f"{RESULTS}/{ds}/studies/{tag}/{v}/{s}/seed{k}/{name}"
+            for v in p["variants"] for s in p["splits"] for k in p["seeds"]]
+
+
+def study_train_digest(w):
+    return digest(run_config(w.dataset, w.variant, w.split, int(w.seed), tag_params(w.dataset, w.tag)))
+
+
+def study_eval_digest(w):
+    return digest([study_train_digest(w), tag_params(w.dataset, w.tag)["eval"]])
+
+
+rule train_study:
+    input:
+        f"{DATA}/prepared/{{dataset}}/summary.json",
+    output:
+        model=f"{STUDY_RUN}/model.pt",
+        log=f"{STUDY_RUN}/train_log.json",
+    params:
+        settings=study_train_digest,
+        out=STUDY_RUN,
+    log:
+        "logs/{dataset}/studies/{tag}/{variant}/{split}/seed{seed}/train.log",
+    threads: 1
+    resources:
+        gpu=gpus,
+        runtime=720,
+        mem_mb=lambda w: 32000 if w.dataset in VIDEO_DATASETS else 8000,
+    shell:
+        "memae train {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
+        " --variant {wildcards.variant} --split {wildcards.split} --seed {wildcards.seed}"
+        " --study {wildcards.tag} --out {params.out:q} --profile {PROFILE:q} --threads {threads}"
+        " 2> {log:q}"
+
+
+rule evaluate_study:
+    input:
+        model=f"{STUDY_RUN}/model.pt",
+        summary=f"{DATA}/prepared/{{dataset}}/summary.json",
+    output:
+        metrics=f"{STUDY_RUN}/metrics.json",
+        scores=f"{STUDY_RUN}/scores.npz",
+    params:
+        settings=study_eval_digest,
+        run=STUDY_RUN,
+    log:
+        "logs/{dataset}/studies/{tag}/{variant}/{split}/seed{seed}/evaluate.log",
+    threads: 1
+    resources:
+        gpu=gpus,
+        runtime=120,
+        mem_mb=lambda w: 16000 if w.dataset in VIDEO_DATASETS else 8000,
+    shell:
+        "memae evaluate {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
+        " --run {params.run:q} --study {wildcards.tag} --profile {PROFILE:q} --threads {threads}"
+        " 2> {log:q}"
+
+
+rule study:
+    input:
+        study=lambda w: tag_runs(w.dataset, w.study, "metrics.json"),
+        base=lambda w: tag_runs(w.dataset, base_tag(STUDY_SPECS[w.dataset][w.study], PARAMS[w.dataset]),
+                                "metrics.json"),
+    output:
+        f"{RESULTS}/{{dataset}}/studies/{{study}}/metrics.json",
+    params:
+        settings=lambda w: digest([STUDY_SPECS[w.dataset][w.study], PARAMS[w.dataset]]),
+    log:
+        "logs/{dataset}/studies/{study}.log",
+    threads: 1
+    shell:
+        "memae study {wildcards.dataset} {wildcards.study} --results {RESULTS:q} --out {output:q}"
+        " --profile {PROFILE:q} 2> {log:q}"
+
+
+rule studies:
+    input:
+        lambda w: [f"{RESULTS}/{w.dataset}/studies/{s}/metrics.json" for s in STUDIES.get(w.dataset, [])],
+    output:
+        f"{RESULTS}/{{dataset}}/studies/metrics.json",
+    params:
+        names=lambda w: " ".join(STUDIES.get(w.dataset, [])),
+        settings=lambda w: digest([STUDIES.get(w.dataset, []), PROFILE]),
+    log:
+        "logs/{dataset}/studies.log",
+    threads: 1
+    shell:
+        "memae study {wildcards.dataset} --summary {params.names} --results {RESULTS:q}"
+        " --out {output:q} --profile {PROFILE:q} 2> {log:q}"
