@@ -182,6 +182,30 @@ def main_claim(reported: dict, metrics: dict[str, dict]) -> list[dict]:
     return rows
 
 
+CLIP_ERROR_TEXT = {
+    "official": "as the official test script, the L2 norm of the residual over channels averaged over "
+                "the clip's pixels for the memory variants and the MSE for the AE",
+    "mse": "the MSE of the clip for every variant",
+    "l2": "the L2 norm of the residual over channels, averaged over the clip's pixels, for every variant",
+}
+THRESHOLD_TEXT = {
+    "test": "the 20% highest test scores are flagged",
+    "train_test": "scores above the 80th percentile of the training and test scores together are flagged",
+}
+
+
+def network_text(model: dict) -> str:
+    """The network as the paper writes it: Conv(k, s, c) layers, or the MLP's widths."""
+    if model["kind"] == "mlp":
+        return f"fully connected {'-'.join(map(str, [*model['hidden'], model['code_dim']]))}, mirrored"
+    if model.get("encoder"):
+        fmt = lambda name, layers: "-".join(f"{name}({l['kernel']},{l['stride']},{l['channels']})"
+                                            for l in layers)
+        return f"{fmt('Conv', model['encoder'])}, then {fmt('Dconv', model['decoder'])}"
+    return ("-".join(f"Conv({k},{s},{c})" for c, k, s in
+                     zip(model["channels"], model["kernels"], model["strides"])) + ", mirrored")
+
+
 def protocol(ds: str, profile: str, params_dir: Path, m: dict | None) -> dict:
     """The protocol of one dataset in plain words, with the memory settings and the profile's
     changes to the paper settings."""
@@ -198,6 +222,12 @@ def protocol(ds: str, profile: str, params_dir: Path, m: dict | None) -> dict:
         memory += (f", shrinkage λ = {mem['shrink_thres']} (MemAE), one query per "
                    f"{'image' if mem['granularity'] == 'image' else 'code position'}")
         training = f"{tr['epochs']} epochs, batch {tr['batch_size']}, Adam lr {tr['lr']}"
+        training += f". Network: {network_text(params['model'])}"
+        ev = params["eval"]
+        if ev.get("clip_error"):
+            training += ". Clip error: " + CLIP_ERROR_TEXT[ev["clip_error"]]
+        if ev.get("threshold_population"):
+            training += ". Threshold: " + THRESHOLD_TEXT[ev["threshold_population"]]
     return {"dataset": ds, "text": text, "memory": memory, "training": training, "profile": profile,
             "changes": provenance.profile_changes(ds, profile, params_dir) if params else []}
 
