@@ -1,0 +1,37 @@
+"""A dataset whose fetch fails does not stop the others (workflow/profiles/default: keep-going):
+they run to the end, and Snakemake still exits non-zero naming the failed job."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from .conftest import REPO, venv_bin
+
+pytestmark = pytest.mark.pipeline
+
+
+def test_a_failed_fetch_stops_only_its_own_dataset(tmp_path):
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=REPO, capture_output=True, check=True).stdout
+    for rel in filter(None, files.decode().split("\0")):
+        if rel.startswith(("params/", "workflow/", "memae/templates/")) and (REPO / rel).is_file():
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, tmp_path / rel)
+    # MNIST's raw folder cannot be made (a file stands in its place): its fetch fails.
+    (tmp_path / "data/smoke/raw").mkdir(parents=True)
+    (tmp_path / "data/smoke/raw/mnist").write_text("not a folder\n")
+    env = {**os.environ, "PATH": f"{venv_bin()}:{os.environ['PATH']}"}
+    env.pop("MEMAE_MIRROR", None)
+    kdd = "data/smoke/prepared/kddcup99/summary.json"
+    # One core, MNIST's fetch first: without keep-going nothing of KDDCUP99 would run after it.
+    r = subprocess.run(["snakemake", "--cores", "1", "--prioritize", "fetch_mnist", kdd,
+                        "data/smoke/prepared/mnist/summary.json", "--config", "profile=smoke",
+                        "datasets=[mnist,kddcup99]", *(["studies=[]"] if "studies" in
+                                                        (tmp_path / "params/pipeline.yaml").read_text() else [])],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out[-3000:]
+    assert "fetch_mnist" in out
+    assert (tmp_path / kdd).is_file(), out[-3000:]
+    assert not (tmp_path / "data/smoke/prepared/mnist/summary.json").exists()
