@@ -8,7 +8,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -42,8 +44,10 @@ def _skip_reason() -> str | None:
 
 
 def _copy_project(root: Path) -> None:
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
-    for rel in filter(None, tracked.decode().split("\0")):
+    """The work tree as it would be committed: tracked files and new ones git does not ignore."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=REPO, capture_output=True, check=True).stdout
+    for rel in filter(None, files.decode().split("\0")):
         src = REPO / rel
         if src.is_file() and not rel.startswith("results/"):
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -51,11 +55,13 @@ def _copy_project(root: Path) -> None:
 
 
 def _run(cmd: list[str], cwd: Path, env: dict, limit: int) -> subprocess.CompletedProcess:
+    t0 = time.monotonic()
     r = subprocess.run(["timeout", "-s", "KILL", str(limit), *cmd], cwd=cwd, env=env,
                        capture_output=True, text=True)
     if r.returncode:
         raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}; 137 = killed after {limit}s):\n"
                              f"{r.stdout[-4000:]}\n{r.stderr[-6000:]}")
+    print(f"{time.monotonic() - t0:6.1f} s  {' '.join(cmd[:3])} ...")   # shown with pytest -s
     return r
 
 
@@ -83,7 +89,8 @@ def _numbers(root: Path) -> dict:
     runs = {str(p.parent.relative_to(root / "results")): json.loads(p.read_text())["metrics"]
             for p in sorted((root / "results/kddcup99").glob("*/all/seed*/metrics.json"))}
     agg = json.loads((root / TARGET).read_text())
-    return {"runs": runs, "variants": agg["variants"], "profile": agg["profile"]}
+    settings = json.loads((root / "results/kddcup99/params.json").read_text())
+    return {"runs": runs, "variants": agg["variants"], "profile": agg["profile"], "settings": settings}
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +100,10 @@ def cluster():
         pytest.skip(reason)
     state = Path(tempfile.mkdtemp(prefix="memae-slurm-", dir="/tmp"))  # munge must reach it
     try:
+        t0 = time.monotonic()
         r = subprocess.run(["timeout", "-s", "KILL", "120", "bash", str(SCRIPTS / "start_cluster.sh"),
-                            str(state)], capture_output=True, text=True)
+                            str(state)], capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+        print(f"{time.monotonic() - t0:6.1f} s  start_cluster.sh")
         if r.returncode:
             raise AssertionError(f"the test cluster did not start ({r.returncode}):\n{r.stdout}\n{r.stderr}")
         facts = dict(line.split("=", 1) for line in r.stdout.split() if "=" in line)
@@ -144,4 +153,7 @@ def test_smoke_dag_runs_as_slurm_jobs_and_matches_a_local_run(cluster, tmp_path)
 
     got, want = _numbers(on_slurm), _numbers(local)
     assert len(want["runs"]) == 6 and want["profile"] == "smoke"
+    smoke = yaml.safe_load((REPO / "params/kddcup99.yaml").read_text())["profiles"]["smoke"]
+    assert want["settings"]["profile"] == "smoke"   # params.json: the settings that ran
+    assert want["settings"]["train"]["epochs"] == smoke["train"]["epochs"]
     assert got == want

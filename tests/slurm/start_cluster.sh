@@ -38,7 +38,7 @@ if [ -e "$CONF_LINK" ] || [ -L "$CONF_LINK" ]; then
 fi
 
 free_ports() {  # N free TCP ports on 127.0.0.1
-  python3 - "$1" <<'EOF'
+  "${PYTHON:-python3}" - "$1" <<'EOF'
 import socket, sys
 socks = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in socks:
