@@ -157,3 +157,12 @@ def test_smoke_dag_runs_as_slurm_jobs_and_matches_a_local_run(cluster, tmp_path)
     assert want["settings"]["profile"] == "smoke"   # params.json: the settings that ran
     assert want["settings"]["train"]["epochs"] == smoke["train"]["epochs"]
     assert got == want
+
+    # Without the test's gpu=0, a scoring job asks SLURM for a GPU although this host has none
+    # (rule resources: gpu), which this GPU-less node refuses.
+    cmd = ["timeout", "-s", "KILL", "300", "snakemake", "--workflow-profile", "workflow/profiles/slurm",
+           "results/kddcup99/ae/all/seed0/metrics.json", "--forcerun", "evaluate",
+           "--default-resources", f"slurm_account={cluster['ACCOUNT']}", f"slurm_partition={cluster['PARTITION']}",
+           "--set-threads", "evaluate=1", *_config(on_slurm)]
+    r = subprocess.run(cmd, cwd=on_slurm, env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and "--gpus=1" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
