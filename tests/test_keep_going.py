@@ -18,9 +18,10 @@ def test_a_failed_fetch_stops_only_its_own_dataset(tmp_path):
         if rel.startswith(("params/", "workflow/", "memae/templates/")) and (REPO / rel).is_file():
             (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, tmp_path / rel)
-    # MNIST's raw folder cannot be made (a file stands in its place): its fetch fails.
-    (tmp_path / "data/smoke/raw").mkdir(parents=True)
-    (tmp_path / "data/smoke/raw/mnist").write_text("not a folder\n")
+    # MNIST's source cannot be written (a file stands where `memae fetch --synthetic` puts the
+    # smoke profile's mirror of it): its fetch job fails.
+    (tmp_path / "data/smoke/mirror").mkdir(parents=True)
+    (tmp_path / "data/smoke/mirror/mnist").write_text("not a folder\n")
     env = {**os.environ, "PATH": f"{venv_bin()}:{os.environ['PATH']}"}
     env.pop("MEMAE_MIRROR", None)
     kdd = "data/smoke/prepared/kddcup99/summary.json"
