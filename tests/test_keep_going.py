@@ -24,10 +24,10 @@ def test_a_failed_fetch_stops_only_its_own_dataset(tmp_path):
     (tmp_path / "data/smoke/mirror/mnist").write_text("not a folder\n")
     env = {**os.environ, "PATH": f"{venv_bin()}:{os.environ['PATH']}"}
     env.pop("MEMAE_MIRROR", None)
-    kdd = "data/smoke/prepared/kddcup99/summary.json"
+    kdd = "data/smoke/raw/kddcup99/.kddcup.data_10_percent.gz.verified"   # KDDCUP99's fetch done
     # One core, MNIST's fetch first: without keep-going nothing of KDDCUP99 would run after it.
     r = subprocess.run(["snakemake", "--cores", "1", "--prioritize", "fetch_mnist", kdd,
-                        "data/smoke/prepared/mnist/summary.json", "--config", "profile=smoke",
+                        "data/smoke/raw/mnist/.train-images-idx3-ubyte.gz.verified", "--config", "profile=smoke",
                         "datasets=[mnist,kddcup99]", *(["studies=[]"] if "studies" in
                                                         (tmp_path / "params/pipeline.yaml").read_text() else [])],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
@@ -35,4 +35,4 @@ def test_a_failed_fetch_stops_only_its_own_dataset(tmp_path):
     assert r.returncode != 0, out[-3000:]
     assert "fetch_mnist" in out
     assert (tmp_path / kdd).is_file(), out[-3000:]
-    assert not (tmp_path / "data/smoke/prepared/mnist/summary.json").exists()
+    assert not (tmp_path / "data/smoke/raw/mnist/.train-images-idx3-ubyte.gz.verified").exists()
