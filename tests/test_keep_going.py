@@ -26,8 +26,8 @@ def test_a_failed_fetch_stops_only_its_own_dataset(tmp_path):
     env.pop("MEMAE_MIRROR", None)
     kdd = "data/smoke/raw/kddcup99/.kddcup.data_10_percent.gz.verified"   # KDDCUP99's fetch done
     # One core, MNIST's fetch first: without keep-going nothing of KDDCUP99 would run after it.
-    r = subprocess.run(["snakemake", "--cores", "1", "--prioritize", "fetch_mnist", kdd,
-                        "data/smoke/raw/mnist/.train-images-idx3-ubyte.gz.verified", "--config", "profile=smoke",
+    r = subprocess.run(["snakemake", "--cores", "1", kdd, "data/smoke/raw/mnist/.train-images-idx3-ubyte.gz.verified",
+                        "--prioritize", "fetch_mnist", "--config", "profile=smoke",
                         "datasets=[mnist,kddcup99]", *(["studies=[]"] if "studies" in
                                                         (tmp_path / "params/pipeline.yaml").read_text() else [])],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
