@@ -50,10 +50,13 @@ def section(results: Path, params_dir: Path) -> str:
     out = ["", "Results of record (tracked in git under `results/`):", ""]
     for ds, m in sorted(run.items()):
         code = m.get("code") or {}
-        trained = ", ".join(c[:12] for c in code.get("trained_at_commits", [])) or "not recorded"
+        short = [c.split()[0][:12] + (" (uncommitted files in the tree)" if "dirty" in c else "")
+                 for c in code.get("trained_at_commits", [])]
+        trained = ", ".join(dict.fromkeys(short)) or "not recorded"
         wall = m.get("wall_time_s", {}).get("total")
-        out.append(f"- `{ds}`: profile `{m.get('profile')}`, seeds {m.get('seeds')}, trained at commit "
-                   f"{trained}" + (f", {wall / 60:.0f} min of training and scoring" if wall else ""))
+        out.append(f"- `{ds}`: profile `{m.get('profile')}`, seeds {m.get('seeds')}, trained at commit(s) "
+                   f"{trained}" + (f"; {wall / 60:.0f} min of training and scoring summed over its runs"
+                                   if wall else ""))
     out += ["", *lines, ""]
     studies = _studies(results, sorted(run))
     if studies:
