@@ -128,10 +128,13 @@ def test_smoke_dag_runs_as_slurm_jobs_and_matches_a_local_run(cluster, tmp_path)
 
     # The project's profile as a user runs it: partition and account on the command line; this
     # node has no GPU and two cores, so the jobs ask for none and one thread each.
+    # KDDCUP99 trains its seeds in grouped jobs (train.group_seeds): rules train_group_<ds>_<k>.
+    jobs_rules = ["prepare", "evaluate", *[r for r in planned if r == "train" or r.startswith("train_group_")]]
     _run(["snakemake", "--workflow-profile", "workflow/profiles/slurm", TARGET,
           "--default-resources", f"slurm_account={cluster['ACCOUNT']}", f"slurm_partition={cluster['PARTITION']}",
-          "--set-resources", "train:gpu=0", "evaluate:gpu=0", "train:mem_mb=1000", "evaluate:mem_mb=1000",
-          "prepare:mem_mb=1000", "--set-threads", "train=1", "evaluate=1", "prepare=1",
+          "--set-resources", *[f"{r}:gpu=0" for r in jobs_rules if r != "prepare"],
+          *[f"{r}:mem_mb=1000" for r in jobs_rules],
+          "--set-threads", *[f"{r}=1" for r in jobs_rules],
           "--jobs", cluster["CPUS"], "--slurm-init-seconds-before-status-checks", "2", *_config(on_slurm)],
          on_slurm, env, LIMIT_S)
 
