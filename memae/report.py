@@ -257,7 +257,8 @@ def _study_row(dataset: str, name: str, m: dict) -> dict:
             for v, d in m["delta"].items() if metric in d]
     return {"name": name, "metric": metric, "description": m["description"], "baseline": m["baseline"],
             "changes": [f"{c['key']}: {_fmt(c['main'])} → {_fmt(c['study'])}" for c in m["changes"]],
-            "shortened": [f"{c['key']}: {_fmt(c['main'])} → {_fmt(c['study'])}" for c in m["shortened"]],
+            "shortened": [f"{c['key']}: {_fmt(c['main'])} → {_fmt(c['study'])}" for c in m["shortened"]
+                          if c["main"] != c["study"]],   # a shortening this profile already runs is none
             "rows": rows, "order_base": m["order_holds"]["base"], "order_study": m["order_holds"]["study"],
             "seeds": m["study"]["seeds"]}
 
