@@ -16,13 +16,11 @@ from . import datasets as dataset_modules
 from . import figures, provenance
 from .config import load_params, load_pipeline
 from .finite import require_finite
+from .studies import CLAIM_ORDER, PRIMARY_METRIC, ordered
 from .variants import VARIANTS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"   # package data: installed with memae
 VERDICTS = ("reproduced", "above", "short", "not run")
-# The paper's main claim, per dataset: each variant beats the next on the primary metric.
-CLAIM_ORDER = ("memae", "memae_nonspar", "ae")
-PRIMARY_METRIC = {"kddcup99": "f1"}   # auc elsewhere
 # Results that may stand in, labelled as approximations, for a dataset with none of its own.
 STAND_INS = {"cifar10": "cifar10_jpeg"}
 SWEEP_DATASETS = ("ped2",)   # datasets whose memory-size figure the paper shows
@@ -158,12 +156,6 @@ def summarise(tables: list[dict]) -> dict:
             "not_run": {r: sorted(ds) for r, ds in reasons.items()}}
 
 
-def _ordered(values: dict) -> bool | None:
-    if any(values.get(v) is None for v in CLAIM_ORDER):
-        return None
-    return all(values[a] > values[b] for a, b in zip(CLAIM_ORDER, CLAIM_ORDER[1:]))
-
-
 def main_claim(reported: dict, metrics: dict[str, dict]) -> list[dict]:
     """Per dataset of the main tables: does memae > memae_nonspar > ae hold, in the paper and here?"""
     rows = []
@@ -176,8 +168,8 @@ def main_claim(reported: dict, metrics: dict[str, dict]) -> list[dict]:
             ours = {v: ((m or {}).get("variants", {}).get(v, {}).get(metric) or {}).get("mean")
                     for v in CLAIM_ORDER}
             paper = {v: (t["cells"][v].get(ds) or {}).get(metric) for v in CLAIM_ORDER}
-            rows.append({"dataset": ds, "metric": metric, "ours": ours, "holds": _ordered(ours),
-                         "paper": paper, "paper_holds": _ordered(paper),
+            rows.append({"dataset": ds, "metric": metric, "ours": ours, "holds": ordered(ours),
+                         "paper": paper, "paper_holds": ordered(paper),
                          "stand_in": shown if shown not in (None, ds) else None})
     return rows
 
