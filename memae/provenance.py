@@ -17,7 +17,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def git_state(repo: Path = REPO) -> dict:
-    """Commit of the working tree and whether it had uncommitted changes (None when not a git tree)."""
+    """Commit of the working tree and whether it had uncommitted changes (None when not a git tree).
+
+    results/ is left out: the pipeline itself writes the tracked metrics there, so a run that
+    follows an aggregate would otherwise call its own code "dirty"."""
     def git(*args):
         try:
             return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
@@ -25,7 +28,7 @@ def git_state(repo: Path = REPO) -> dict:
         except (OSError, subprocess.CalledProcessError):
             return None
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain") if commit else None
+    status = git("status", "--porcelain", "--", ".", ":(exclude)results") if commit else None
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 

@@ -261,6 +261,13 @@ def test_git_commit_and_dirty_state(tmp_path):
     git("add", "a.txt")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a")
     assert provenance.git_state(tmp_path) == {"commit": git("rev-parse", "HEAD"), "dirty": False}
+    # metrics the pipeline writes under results/ are not a change to the code
+    (tmp_path / "results" / "mnist").mkdir(parents=True)
+    (tmp_path / "results" / "mnist" / "metrics.json").write_text("{}")
+    assert provenance.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "b.py").write_text("x = 1")                      # a new, untracked source file is
+    assert provenance.git_state(tmp_path)["dirty"] is True
+    (tmp_path / "b.py").unlink()
     (tmp_path / "a.txt").write_text("b")
     assert provenance.git_state(tmp_path)["dirty"] is True
 
