@@ -26,18 +26,12 @@ def summarise(values: list[float]) -> dict:
     return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else None, "n": int(len(a))}
 
 
-def _code(root: Path, proto: dict) -> dict:
-    """The commit that aggregated, and the commit(s) that trained the runs (from their logs)."""
-    from .provenance import git_state  # provenance imports this module: import late
-    trained = set()
-    for variant in proto["variants"]:
-        for seed in proto["seeds"]:
-            for split in proto["splits"]:
-                log = Path(root) / variant / split / f"seed{seed}" / "train_log.json"
-                code = json.loads(log.read_text()).get("code") or {}
-                trained.add(f"{code.get('commit')}{' (dirty)' if code.get('dirty') else ''}"
-                            if code.get("commit") else "not recorded")
-    return {"aggregated_at_commit": git_state(), "trained_at_commits": sorted(trained)}
+def _trained_at(log: dict) -> str:
+    """The commit a run's training log records ("<sha> (dirty)" for a tree with local changes)."""
+    code = log.get("code") or {}
+    if not code.get("commit"):
+        return "not recorded"
+    return code["commit"] + (" (dirty)" if code.get("dirty") else "")
 
 
 def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path) -> dict:
@@ -54,7 +48,8 @@ def collect(root: Path, params: dict) -> dict:
     """Mean and std over seeds of the runs under root/<variant>/<split>/seed<k> that params'
     protocol lists: {splits, seeds, variants, per_split, wall_time_s, code}."""
     proto = params["protocol"]
-    variants, per_split, wall = {}, {}, {}
+    from .provenance import git_state  # provenance imports this module: import late
+    variants, per_split, wall, trained = {}, {}, {}, set()
     for variant in proto["variants"]:
         by_seed: dict[int, list[dict]] = {}
         train_s = eval_s = 0.0
@@ -69,6 +64,7 @@ def collect(root: Path, params: dict) -> dict:
                 require_finite(m["metrics"], d / "metrics.json", "metric")
                 by_seed.setdefault(seed, []).append({"split": split, **m["metrics"]})
                 train_s += log["train_s"]
+                trained.add(_trained_at(log))
                 eval_s += m["eval_s"]
         names = [k for k in by_seed[proto["seeds"][0]][0] if k != "split"]
         variants[variant] = {
@@ -83,7 +79,7 @@ def collect(root: Path, params: dict) -> dict:
     return {"splits": proto["splits"], "seeds": proto["seeds"], "variants": variants,
             "per_split": per_split,
             "wall_time_s": {"total": sum(w["train_s"] + w["eval_s"] for w in wall.values()), **wall},
-            "code": _code(root, proto)}
+            "code": {"aggregated_at_commit": git_state(), "trained_at_commits": sorted(trained)}}
 
 
 def aggregate_sweep(dataset: str, params: dict, results: Path, out: Path) -> dict:

@@ -99,6 +99,9 @@ def cmd_study(a) -> None:
         r = summarise_studies(a.dataset, a.summary, a.profile, a.results, a.out)
         print(f"wrote {a.out}: {', '.join(r['studies']) or 'no study selected'}")
         return
+    if not a.name:
+        raise ValueError("name the study (e.g. `memae study mnist code256 --out ...`) "
+                         "or give --summary")
     r = aggregate_study(a.dataset, a.name, a.profile, a.results, a.out, a.params_dir)
     for v, ms in r["delta"].items():
         print(v, {k: f"{d['base']:.4f} -> {d['study']:.4f} ({d['delta']:+.4f})" for k, d in ms.items()})

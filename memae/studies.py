@@ -135,7 +135,11 @@ def aggregate_study(dataset: str, name: str, profile: str, results: Path, out: P
     the change in words."""
     from .aggregate import collect   # the training stack is not needed to plan the workflow
     params = load_params(dataset, profile, params_dir)
-    spec = load_studies(dataset, params_dir)[name]
+    studies = load_studies(dataset, params_dir)
+    if name not in studies:
+        raise ParamsError(f"{Path(params_dir) / (dataset + '.yaml')}: no study {name!r} "
+                          f"(declared: {', '.join(studies) or 'none'})")
+    spec = studies[name]
     study_p, base_p = study_params(params, spec, "study"), study_params(params, spec, "base")
     tag = base_tag(spec, params)
     study = collect(arm_root(results, dataset, name), study_p)

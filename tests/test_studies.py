@@ -139,6 +139,9 @@ def test_study_deltas_and_orderings_from_made_up_runs(pdir, tmp_path):
     assert "ae" not in m["delta"]                                   # the study does not run it
     assert m["order_holds"] == {"base": False, "study": None}       # study arm lacks the AE
     assert m["baseline"] == "the main runs"
+    assert m["study"]["code"]["trained_at_commits"] == ["abc"]       # read from each run's log
+    with pytest.raises(ParamsError, match="no study 'cosin'"):
+        aggregate_study("mnist", "cosin", "quick", results, out, pdir)
     assert m["changes"] == [{"key": "memory.addressing", "main": "dot", "study": "cosine"},
                             {"key": "protocol.variants", "main": ["ae", "memae_nonspar", "memae"],
                              "study": ["memae_nonspar", "memae"]}]
