@@ -5,9 +5,9 @@ under `studies:`. It runs the dataset's variants x splits x seeds with that chan
 with a baseline that differs from it in that change only:
   - without `shorten`, the baseline is the dataset's main runs (results/<dataset>/<variant>/...);
   - with `shorten` (fewer seeds or epochs, applied to both arms and said so in the results), the
-    baseline is the main settings shortened the same way, run once per distinct `shorten` and
-    shared by every study that shortens alike (or the main runs, where the shortening changes
-    nothing under the profile run).
+    baseline is the main settings shortened the same way: the main runs of those seeds where the
+    shortening only drops seeds, else its own runs, trained once per distinct `shorten` and
+    shared by every study that shortens alike.
 The main tables never take a study's numbers; the report shows each study's delta.
 
 Layout (torch-free, read by the workflow):
@@ -31,13 +31,35 @@ CLAIM_ORDER = ("memae", "memae_nonspar", "ae")
 PRIMARY_METRIC = {"kddcup99": "f1"}   # auc elsewhere
 
 
+def _fewer_seeds_only(base: dict, params: dict) -> bool:
+    """Whether `base` is `params` running a subset of its seeds and nothing else changed: its runs
+    are then main runs (a run's settings do not depend on which other seeds run)."""
+    if not set(base["protocol"]["seeds"]) <= set(params["protocol"]["seeds"]):
+        return False
+    drop = lambda p: {**p, "protocol": {k: v for k, v in p["protocol"].items() if k != "seeds"}}
+    return drop(base) == drop(params)
+
+
 def base_tag(study: dict, params: dict) -> str | None:
-    """The folder of a study's baseline runs: None when the baseline is the main runs (no
-    `shorten`, or one that changes nothing under this profile, e.g. seeds [0] when the profile
-    runs seed 0 only)."""
-    if study_params(params, study, "base") == params:
+    """The folder of a study's baseline runs: None when the baseline is (a subset of) the main runs:
+    no `shorten`, one that changes nothing under this profile (seeds [0] when the profile runs seed
+    0 only), or one that only drops seeds (seeds [0] of the paper profile's [0, 1, 2]: the main
+    runs of seed 0, not a second training of the same settings). A shortening that changes
+    anything else (e.g. fewer epochs) trains its own baseline runs."""
+    base = study_params(params, study, "base")
+    if base == params or _fewer_seeds_only(base, params):
         return None
     return f"base_{digest(study['shorten'])[:8]}"
+
+
+def describe_baseline(dataset: str, tag: str | None, base: dict, params: dict) -> str:
+    """The baseline of a study, in words."""
+    if tag is not None:
+        return f"the main settings shortened alike (results/{dataset}/studies/{tag})"
+    seeds = base["protocol"]["seeds"]
+    if seeds == params["protocol"]["seeds"]:
+        return "the main runs"
+    return f"the main runs of seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
 def arm_root(results: Path, dataset: str, tag: str | None) -> Path:
@@ -148,8 +170,7 @@ def aggregate_study(dataset: str, name: str, profile: str, results: Path, out: P
         "dataset": dataset, "study": name, "profile": profile, "description": spec["description"],
         "changes": changes(params, spec["set"]),
         "shortened": changes(params, spec["shorten"]),
-        "baseline": ("the main runs" if tag is None else
-                     f"the main settings shortened alike (results/{dataset}/studies/{tag})"),
+        "baseline": describe_baseline(dataset, tag, base_p, params),
         "params_digest": {"study": digest(study_p), "base": digest(base_p)},
         "study": study, "base": base, **compare_arms(dataset, study, base),
         "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

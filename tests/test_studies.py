@@ -69,18 +69,45 @@ def test_every_declared_study_builds_a_network_that_closes_its_shapes(params_dir
                 assert net(torch.zeros(2, *shape))[0].shape == (2, *shape), name
 
 
-def test_the_baseline_is_the_main_runs_when_shortening_changes_nothing(params_dir):
-    studies = load_studies("mnist", params_dir)
-    quick = load_params("mnist", "quick", params_dir)      # quick runs seed 0 only already
-    paper = load_params("mnist", "paper", params_dir)
+def test_the_baseline_is_the_main_runs_unless_the_shortening_changes_a_setting(pdir):
+    studies = load_studies("mnist", pdir)
+    quick = load_params("mnist", "quick", pdir)      # quick runs seed 0 only already
+    paper = load_params("mnist", "paper", pdir)      # seeds [0, 1, 2]; the studies shorten to [0]
     assert base_tag(studies["cosine"], quick) is None
-    tag = base_tag(studies["cosine"], paper)
-    assert tag and tag.startswith("base_")
-    assert base_tag(studies["code256"], paper) == tag       # the same shortening shares a baseline
-    assert resolve_tag("mnist", tag, "paper", params_dir)["protocol"]["seeds"] == [0]
-    assert resolve_tag("mnist", "cosine", "paper", params_dir)["memory"]["addressing"] == "cosine"
+    assert base_tag(studies["cosine"], paper) is None   # seed 0 of the main runs, not a retraining
+    # a seed outside the main runs, or a shortened epoch count, trains a baseline of its own
+    _edit(pdir, "mnist", lambda d: d["studies"]["cosine"].__setitem__("shorten", {"protocol": {"seeds": [7]}}))
+    _edit(pdir, "mnist", lambda d: d["studies"]["code256"].__setitem__("shorten", {"train": {"epochs": 5}}))
+    _edit(pdir, "mnist", lambda d: d["studies"]["code1024"].__setitem__("shorten", {"train": {"epochs": 5}}))
+    studies = load_studies("mnist", pdir)
+    assert base_tag(studies["cosine"], paper).startswith("base_")
+    tag = base_tag(studies["code256"], paper)
+    assert tag.startswith("base_") and tag != base_tag(studies["cosine"], paper)
+    assert base_tag(studies["code1024"], paper) == tag      # the same shortening shares a baseline
+    assert resolve_tag("mnist", tag, "paper", pdir)["train"]["epochs"] == 5
+    assert resolve_tag("mnist", "cosine", "paper", pdir)["memory"]["addressing"] == "cosine"
     with pytest.raises(ParamsError, match="no study"):
-        resolve_tag("mnist", "base_00000000", "paper", params_dir)
+        resolve_tag("mnist", "base_00000000", "paper", pdir)
+
+
+def test_a_baseline_of_fewer_seeds_reads_only_those_main_runs(pdir, tmp_path):
+    # Paper profile (seeds 0, 1, 2), one class; the lambda3n study (MemAE only) shortens to seed 0.
+    # Main memae runs: seed 0 -> 0.80, seeds 1 and 2 -> 0.50 (their mean would be 0.60); the study
+    # arm's seed 0 -> 0.85. The delta is against seed 0 alone: +0.05.
+    _edit(pdir, "mnist", lambda d: d["protocol"].__setitem__("splits", ["class0"]))
+    results = tmp_path / "results"
+    for seed, auc in ((0, 0.80), (1, 0.50), (2, 0.50)):
+        _run(results / "mnist", "memae", "class0", seed, auc)
+        _run(results / "mnist", "memae_nonspar", "class0", seed, 0.75)
+        _run(results / "mnist", "ae", "class0", seed, 0.70)
+    _run(results / "mnist" / "studies" / "lambda3n", "memae", "class0", 0, 0.85)
+    m = aggregate_study("mnist", "lambda3n", "paper", results, tmp_path / "m.json", pdir)
+    assert m["delta"]["memae"]["auc"]["base"] == pytest.approx(0.80)
+    assert m["delta"]["memae"]["auc"]["delta"] == pytest.approx(0.05)
+    assert m["base"]["seeds"] == [0]
+    assert m["order_holds"] == {"base": True, "study": None}        # 0.80 > 0.75 > 0.70 at seed 0
+    assert m["baseline"] == "the main runs of seed 0"
+    assert not list((results / "mnist" / "studies").glob("base_*"))
 
 
 def test_selection_names_studies_that_exist(params_dir):

@@ -33,11 +33,21 @@ def tag_params(ds, tag):
 
 
 def tag_runs(ds, tag, name):
-    """Files `name` of every run of one arm (tag None: the main runs)."""
-    if tag is None:
-        return run_files(ds, name)
+    """Files `name` of every run of one arm (a study arm or a shortened baseline)."""
     p = tag_params(ds, tag)["protocol"]
     return [f"{RESULTS}/{ds}/studies/{tag}/{v}/{s}/seed{k}/{name}"
+            for v in p["variants"] for s in p["splits"] for k in p["seeds"]]
+
+
+def base_runs(ds, study, name):
+    """Files `name` of a study's baseline runs: main runs (only the seeds a shortening keeps) or
+    the runs of its shortened baseline."""
+    spec = STUDY_SPECS[ds][study]
+    tag = base_tag(spec, PARAMS[ds])
+    if tag is not None:
+        return tag_runs(ds, tag, name)
+    p = study_params(PARAMS[ds], spec, "base")["protocol"]
+    return [f"{RESULTS}/{ds}/{v}/{s}/seed{k}/{name}"
             for v in p["variants"] for s in p["splits"] for k in p["seeds"]]
 
 
@@ -98,8 +108,7 @@ rule evaluate_study:
 rule study:
     input:
         study=lambda w: tag_runs(w.dataset, w.study, "metrics.json"),
-        base=lambda w: tag_runs(w.dataset, base_tag(STUDY_SPECS[w.dataset][w.study], PARAMS[w.dataset]),
-                                "metrics.json"),
+        base=lambda w: base_runs(w.dataset, w.study, "metrics.json"),
     output:
         f"{RESULTS}/{{dataset}}/studies/{{study}}/metrics.json",
     params:
