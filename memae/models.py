@@ -1,6 +1,7 @@
 """Encoders and decoders (reference section 3). Pure nn.Modules: training lives in memae.train.
 
-build_model(params, variant) builds the network a dataset's params describe:
+build_model(model, memory, variant, input_shape) builds the network a dataset's params describe
+(typed: memae.params_model.ModelParams and MemoryParams):
   model.kind = "conv"  2D or 3D conv autoencoder: encoder and decoder written out layer by layer
                        (model.encoder / model.decoder), or the mirrored short form
                        (model.channels / kernels / strides)
@@ -9,11 +10,14 @@ build_model(params, variant) builds the network a dataset's params describe:
 from __future__ import annotations
 
 import math
+import typing
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from .memory import Memory
+from .params_model import Granularity, MemoryParams, ModelParams
 from .variants import Variant
 
 ACTIVATIONS = {
@@ -22,6 +26,7 @@ ACTIVATIONS = {
     "tanh": nn.Tanh,
 }
 OUTPUTS = {"none": nn.Identity, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+GRANULARITIES = typing.get_args(Granularity)
 
 
 class AutoEncoder(nn.Module):
@@ -32,8 +37,10 @@ class AutoEncoder(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, memory: Memory | None = None,
-                 memory_granularity: str = "position"):
+                 memory_granularity: Granularity = "position"):
         super().__init__()
+        if memory_granularity not in GRANULARITIES:   # anything else would silently run per position
+            raise ValueError(f"memory granularity must be {' or '.join(GRANULARITIES)}, got {memory_granularity!r}")
         self.encoder, self.decoder, self.memory = encoder, decoder, memory
         self.memory_granularity = memory_granularity
 
@@ -178,34 +185,33 @@ def init_official(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_model(model: dict, memory: dict, variant: Variant, input_shape: list[int]) -> AutoEncoder:
-    """model/memory: the sections of params/<dataset>.yaml; input_shape without the batch dim."""
-    if model["kind"] == "conv":
-        if model.get("encoder"):
-            enc_l, dec_l = model["encoder"], model["decoder"]
+def build_model(model: ModelParams, memory: MemoryParams, variant: Variant,
+                input_shape: list[int]) -> AutoEncoder:
+    """model/memory: the typed sections of a dataset's params (a plain mapping, such as a section of
+    load_params(), is validated into them first: an unknown kind, activation, init or granularity is
+    an error, never a default); input_shape without the batch dim."""
+    if isinstance(model, Mapping):
+        model = ModelParams.parse(model, "model.")
+    if isinstance(memory, Mapping):
+        memory = MemoryParams.parse(memory, "memory.")
+    if not isinstance(model, ModelParams) or not isinstance(memory, MemoryParams):
+        raise TypeError("build_model takes memae.params_model.ModelParams and MemoryParams")
+    if model.kind == "conv":
+        if model.encoder:
+            enc_l = [layer.model_dump(exclude_none=True) for layer in model.encoder]
+            dec_l = [layer.model_dump(exclude_none=True) for layer in model.decoder]
         else:
-            enc_l, dec_l = mirrored_layers(input_shape, model["channels"], model["kernels"],
-                                           model["strides"])
-        enc, dec, code = conv_autoencoder(input_shape, enc_l, dec_l, model["activation"],
-                                          model["output_activation"])
-    elif model["kind"] == "mlp":
-        enc, dec, code = mlp_autoencoder(input_shape[0], model["hidden"], model["code_dim"],
-                                         model["activation"], model["output_activation"])
-    else:
-        raise ValueError(f"model.kind must be 'conv' or 'mlp', got {model['kind']!r}")
-    init = model.get("init", "default")
-    if init not in ("default", "official"):
-        raise ValueError(f"model.init must be 'default' or 'official', got {init!r}")
-    if memory["granularity"] not in ("position", "image"):
-        raise ValueError(f"memory.granularity must be 'position' or 'image', got {memory['granularity']!r}")
-    if init == "official":
+            enc_l, dec_l = mirrored_layers(input_shape, model.channels, model.kernels, model.strides)
+        enc, dec, code = conv_autoencoder(input_shape, enc_l, dec_l, model.activation, model.output_activation)
+    else:   # "mlp" (ModelParams.kind allows no other)
+        enc, dec, code = mlp_autoencoder(input_shape[0], model.hidden, model.code_dim, model.activation,
+                                         model.output_activation)
+    if model.init == "official":
         init_official(enc)
         init_official(dec)
     mem = None  # created last, so that every variant starts from the same encoder and decoder
     if variant.memory:
-        granularity = memory["granularity"]
-        dim = math.prod(code) if granularity == "image" else code[0]
-        mem = Memory(memory["num_items"], dim,
-                     shrink_thres=memory["shrink_thres"] if variant.shrink else 0.0,
-                     addressing=memory["addressing"])
-    return AutoEncoder(enc, dec, mem, memory["granularity"])
+        dim = math.prod(code) if memory.granularity == "image" else code[0]
+        mem = Memory(memory.num_items, dim, shrink_thres=memory.shrink_thres if variant.shrink else 0.0,
+                     addressing=memory.addressing)
+    return AutoEncoder(enc, dec, mem, memory.granularity)
