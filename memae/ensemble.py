@@ -38,7 +38,7 @@ from . import train as train_mod
 from .config import digest
 from .device import precision, setup
 from .memory import entropy, hard_shrink, l1_normalise
-from .models import build_model
+from .models import MemoryParams, ModelParams, build_model
 from .runfile import load_run_file
 
 POINTWISE = (nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Identity)
@@ -274,7 +274,8 @@ class _Run:
         x_train, x_val = datasets.get(dataset).train_data(prepared, split, seed, self.params)
         self.x_train, self.x_val = torch.from_numpy(np.asarray(x_train)), torch.from_numpy(np.asarray(x_val))
         self.input_shape = list(self.x_train.shape[1:])
-        self.net = build_model(self.params["model"], self.params["memory"], self.variant, self.input_shape)
+        self.net = build_model(ModelParams.parse(self.params["model"], "model."),
+                               MemoryParams.parse(self.params["memory"], "memory."), self.variant, self.input_shape)
         self.torch_rng = torch.get_rng_state()
         tp = self.params["train"]
         self.opt = torch.optim.Adam(self.net.parameters(), lr=tp["lr"], weight_decay=tp["weight_decay"])

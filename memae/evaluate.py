@@ -15,7 +15,7 @@ from . import datasets
 from .data.arrays import write_json
 from .device import autocast, describe, setup
 from .finite import require_finite, why_undefined
-from .models import build_model
+from .models import MemoryParams, ModelParams, build_model
 from .runfile import load_run_file
 from .train import resolve_variant
 from .video import TestVideos, clip_error_kind, score_videos
@@ -29,7 +29,8 @@ def load_trained(model_path: Path, device: torch.device | str = "cpu"):
     saved = load_run_file(model_path, device)   # tensors and plain values only: never runs code
     cfg = saved["config"]
     variant = resolve_variant(cfg["variant"], cfg)[0]  # cfg holds the sweep point's memory already
-    net = build_model(cfg["model"], cfg["memory"], variant, saved["input_shape"])
+    net = build_model(ModelParams.parse(cfg["model"], "model."), MemoryParams.parse(cfg["memory"], "memory."),
+                      variant, saved["input_shape"])
     net.load_state_dict(saved["model"])
     return net.to(device).eval(), saved
 

@@ -17,7 +17,7 @@ from .config import digest
 from .data.arrays import write_json
 from .device import autocast, describe, prepare_model, setup
 from .memory import entropy
-from .models import build_model
+from .models import MemoryParams, ModelParams, build_model
 from .runfile import load_run_file
 from .variants import Variant, get_variant
 
@@ -121,7 +121,8 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
     if device.type == "cuda":
         x_train, x_val = x_train.to(device), x_val.to(device)
     input_shape = list(x_train.shape[1:])
-    net = prepare_model(build_model(params["model"], params["memory"], variant, input_shape).to(device), device)
+    net = prepare_model(build_model(ModelParams.parse(params["model"], "model."), MemoryParams.parse(
+        params["memory"], "memory."), variant, input_shape).to(device), device)
     tp = params["train"]
     opt = torch.optim.Adam(net.parameters(), lr=tp["lr"], weight_decay=tp["weight_decay"])
     gen = torch.Generator().manual_seed(seed)
