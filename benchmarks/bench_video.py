@@ -28,7 +28,7 @@ from memae.config import load_params
 from memae.models import build_model
 from memae.train import loss_terms
 from memae.variants import get_variant
-from memae.video import clip_errors
+from memae.protocols.video import clip_errors
 
 PARAMS = Path(__file__).resolve().parent.parent / "params"
 
@@ -51,7 +51,7 @@ def model_for(net: torch.nn.Module, path: str, device: torch.device, compile_: b
     if path == "fp32cl":      # float32 in channels_last_3d: not a project path (it changes rounding)
         m = m.to(memory_format=torch.channels_last_3d)
     elif path != "official":
-        m = dev.prepare_model(m, device)
+        m = dev.set_memory_format(m, device)
     if compile_:
         m = torch.compile(m)
     return m
@@ -91,7 +91,7 @@ def smoke_auc(paths: list[str], device, threads: int | None, epochs: int) -> dic
     from memae.data import ped2, synthetic
     from memae.evaluate import load_trained
     from memae.train import train
-    from memae.video import score_videos
+    from memae.protocols import video
     p = load_params("ped2", "smoke", PARAMS)
     p["train"]["epochs"] = epochs
     out = {}
@@ -101,13 +101,13 @@ def smoke_auc(paths: list[str], device, threads: int | None, epochs: int) -> dic
         ped2.prepare(tmp / "raw" / "ped2", tmp / "prepared", p)
         p["train"]["precision"] = "fp32"
         train("ped2", tmp / "prepared", "memae", "all", 0, p, tmp / "run", threads)
-        test = ped2.test_data(tmp / "prepared", "all", 0, p)
+        test = video.test_data(tmp / "prepared", "all", 0, p)
         for path in paths:
             use(path, device)
             net, _ = load_trained(tmp / "run" / "model.pt", device)
             net = model_for(net, path, device, False)
-            s = score_videos(net, test, p["eval"]["batch_size"], device)
-            out[path] = ped2.metrics(s["scores"], s["labels"], p, s["video"])["auc"]
+            s = video.score_videos(net, test, p["eval"]["batch_size"], device)
+            out[path] = video.metrics(s, p)["auc"]
     return out
 
 

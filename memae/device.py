@@ -83,7 +83,7 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-def prepare_model(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+def set_memory_format(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """A network ready for this device's precision: with bf16 on a CPU, 3D conv networks in
     channels_last_3d (oneDNN's fast layout for them); untouched otherwise, so float32 results stay
     those of the plain network."""

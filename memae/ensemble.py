@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 from .progress import tqdm   # one line per epoch in log files
 
-from . import datasets
+from . import datasets, protocols
 from . import train as train_mod
 from .config import digest
 from .device import precision, setup
@@ -271,8 +271,8 @@ class _Run:
         self.out.mkdir(parents=True, exist_ok=True)
         self.device = setup(threads, seed, params["train"].get("precision"))   # seeds as memae.train
         self.variant, self.params = train_mod.resolve_variant(variant_name, params)
-        x_train, x_val = datasets.get(dataset).train_data(prepared, split, seed, self.params)
-        self.x_train, self.x_val = torch.from_numpy(np.asarray(x_train)), torch.from_numpy(np.asarray(x_val))
+        protocol = protocols.get(datasets.spec(dataset).protocol)
+        self.x_train, self.x_val = protocol.train_data(prepared, split, seed, self.params)
         self.input_shape = list(self.x_train.shape[1:])
         self.net = build_model(ModelParams.parse(self.params["model"], "model."),
                                MemoryParams.parse(self.params["memory"], "memory."), self.variant, self.input_shape)

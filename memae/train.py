@@ -8,14 +8,13 @@ import re
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from .progress import tqdm   # one line per epoch in log files
 
-from . import datasets
+from . import datasets, protocols
 from .config import digest
 from .data.arrays import write_json
-from .device import autocast, describe, prepare_model, setup
+from .device import autocast, describe, set_memory_format, setup
 from .memory import entropy
 from .models import MemoryParams, ModelParams, build_model
 from .runfile import load_run_file
@@ -113,15 +112,13 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
     out.mkdir(parents=True, exist_ok=True)
     device = setup(threads, seed, params["train"].get("precision"))
     variant, params = resolve_variant(variant_name, params)
-    ds = datasets.get(dataset)
-    # arrays (images, records) or clip sources (video: memae.video.ClipSource, read from a memmap)
-    x_train, x_val = ds.train_data(prepared, split, seed, params)
-    if isinstance(x_train, np.ndarray):
-        x_train, x_val = torch.from_numpy(x_train), torch.from_numpy(x_val)
+    protocol = protocols.get(datasets.spec(dataset).protocol)
+    # tensors (images, records) or clip sources (video: read from a memmap); both index alike
+    x_train, x_val = protocol.train_data(prepared, split, seed, params)
     if device.type == "cuda":
         x_train, x_val = x_train.to(device), x_val.to(device)
     input_shape = list(x_train.shape[1:])
-    net = prepare_model(build_model(ModelParams.parse(params["model"], "model."), MemoryParams.parse(
+    net = set_memory_format(build_model(ModelParams.parse(params["model"], "model."), MemoryParams.parse(
         params["memory"], "memory."), variant, input_shape).to(device), device)
     tp = params["train"]
     opt = torch.optim.Adam(net.parameters(), lr=tp["lr"], weight_decay=tp["weight_decay"])
@@ -155,7 +152,7 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
         total, recon_sum = 0.0, 0.0
         for b, i in enumerate(range(0, per_epoch, batch)):
             idx = perm[i:i + batch]
-            xb = x_train[idx.to(x_train.device)] if isinstance(x_train, torch.Tensor) else x_train[idx]
+            xb = x_train[idx.to(x_train.device)]
             xb = xb.to(device, non_blocking=True)
             with autocast(device):
                 loss, recon = loss_terms(net, xb, variant, params["loss"])

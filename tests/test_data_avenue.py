@@ -5,7 +5,7 @@ import pytest
 import scipy.io
 
 from memae.data import avenue
-from memae.data.video import VideoError, open_split
+from memae.data.frames import VideoError, open_split
 
 from .synth import fetched, span_labels
 

@@ -4,7 +4,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from memae.data import cifar10, cifar10_jpeg, oneclass, synthetic
+from memae.data import cifar10, cifar10_jpeg, synthetic
+from memae.protocols import oneclass
 from memae.data.archive import ArchiveError
 from memae.data.fetch import fetch
 
@@ -42,7 +43,8 @@ def test_synthetic_binary_archive_prepares_for_the_one_class_protocol(tmp_path):
               "eval": {"anomaly_fraction": None}}
     train, val = oneclass.train_data(tmp_path / "prep", "class3", 0, params)
     assert train.shape == (5, 3, 32, 32) and val.shape == (1, 3, 32, 32)
-    x, y = oneclass.test_data(tmp_path / "prep", "class3", 0, params)
+    test = oneclass.test_data(tmp_path / "prep", "class3", 0, params)
+    x, y = test.x, test.labels
     assert len(x) == 40 and y.sum() == 36
 
 

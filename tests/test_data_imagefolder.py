@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from memae.data import imagefolder, oneclass
+from memae.data import imagefolder
+from memae.protocols import oneclass
 
 
 def tree(root, spec, shape=(4, 6), mode="L"):
@@ -30,7 +31,8 @@ def test_folder_tree_to_one_class_layout_with_classes_sorted(tmp_path, workers):
     assert images.shape == (5, 4, 6) and images[:, 0, 0].tolist() == [3, 4, 5, 1, 2]
     assert np.load(tmp_path / "prep" / "train_labels.npy").tolist() == [0, 0, 0, 1, 1]
     params = {"eval": {"anomaly_fraction": None}, "data": {"scale": "unit"}}
-    x, y = oneclass.test_data(tmp_path / "prep", "class1", 0, params)   # zebra normal
+    test = oneclass.test_data(tmp_path / "prep", "class1", 0, params)   # zebra normal
+    x, y = test.x, test.labels
     assert y.tolist() == [0, 1, 1] and x.shape == (3, 1, 4, 6)
 
 

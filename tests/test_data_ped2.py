@@ -4,7 +4,7 @@ from PIL import Image
 
 from memae.data import ped2
 from memae.data.archive import extract
-from memae.data.video import VideoError, open_split
+from memae.data.frames import VideoError, open_split
 
 from .synth import fetched, span_labels
 

@@ -5,7 +5,7 @@ from memae.cli import main
 from memae.data import shanghaitech
 from memae.data.fetch import ChecksumError, fetch
 from memae.data.sources import SOURCES
-from memae.data.video import open_split
+from memae.data.frames import open_split
 
 from .synth import fetched, span_labels
 

@@ -10,6 +10,7 @@ from memae import ensemble, train as train_mod
 from memae.config import load_params
 from memae.data import kddcup99, synthetic
 from memae.evaluate import evaluate, load_trained
+from memae.protocols import records
 from memae.train import train
 
 SEEDS = (0, 1, 2)
@@ -30,7 +31,7 @@ def params(params_dir, prepared):
     p["eval"]["batch_size"] = 256
     # a batch size at which the seeds' epochs have different numbers of batches (so their Adam step
     # counts part after the first epoch) and last batches of different lengths
-    sizes = [len(kddcup99.train_data(prepared, "all", k, p)[0]) for k in SEEDS]
+    sizes = [len(records.train_data(prepared, "all", k, p)[0]) for k in SEEDS]
     p["train"]["batch_size"] = next(b for b in range(64, 512)
                                     if len({-(-n // b) for n in sizes}) > 1 and len({n % b for n in sizes}) == len(SEEDS))
     return p

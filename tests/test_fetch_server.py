@@ -9,7 +9,7 @@ from memae.data import avenue, ped2, synthetic
 from memae.data.archive import ArchiveError
 from memae.data.fetch import ChecksumError, fetch
 from memae.data.sources import RemoteFile
-from memae.data.video import open_split
+from memae.data.frames import open_split
 
 from .httpserver import FileServer
 

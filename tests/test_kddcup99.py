@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from memae.data import kddcup99
+from memae.protocols import records
 
 
 def record(proto="tcp", service="http", flag="SF", label="smurf.", value=0.0):
@@ -41,13 +42,13 @@ def test_split_is_seeded_disjoint_and_trains_on_attacks_only(tmp_path):
     np.save(tmp_path / "labels.npy", y)
     np.save(tmp_path / "features.npy", np.arange(n, dtype=np.float32)[:, None])
     params = {"eval": {"test_fraction": 0.5}, "train": {"val_fraction": 0.1, "max_train_samples": None}}
-    tr, va = kddcup99.train_data(tmp_path, "all", 3, params)
-    xt, yt = kddcup99.test_data(tmp_path, "all", 3, params)
+    tr, va = (t.numpy() for t in records.train_data(tmp_path, "all", 3, params))
+    xt = records.test_data(tmp_path, "all", 3, params).x
     used = set(tr[:, 0].astype(int)) | set(va[:, 0].astype(int))
     assert not used & set(xt[:, 0].astype(int))
     assert all(y[i] == 0 for i in used)
     assert len(xt) == 100
-    assert not np.array_equal(kddcup99.test_data(tmp_path, "all", 4, params)[0], xt)
+    assert not np.array_equal(records.test_data(tmp_path, "all", 4, params).x, xt)
 
 
 @pytest.mark.realdata

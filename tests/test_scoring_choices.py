@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from memae.data.kddcup99 import metrics as kdd_metrics
-from memae.video import clip_error, clip_error_kind
+from memae.protocols import ScoreTable, records
+from memae.protocols.video import clip_error, clip_error_kind
 
 
 def _clip(residual: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,7 +52,7 @@ def _params(population):
 def test_threshold_over_test_scores_flags_the_top_fifth_of_the_test_set():
     scores = np.arange(10, dtype=float)            # 0..9: the two highest (8, 9) are flagged
     labels = np.array([0] * 7 + [1] * 3)           # 7, 8, 9 are anomalies
-    m = kdd_metrics(scores, labels, _params("test"))
+    m = records.metrics(ScoreTable(scores, labels), _params("test"))
     assert m["precision"] == pytest.approx(1.0)
     assert m["recall"] == pytest.approx(2 / 3)
 
@@ -63,8 +63,8 @@ def test_threshold_over_train_and_test_scores_uses_the_pooled_80th_percentile():
     # Ten low training scores pull the pooled 80th percentile down: pooled = 10 zeros + 0..9,
     # numpy's linear 80th percentile of those 20 values is 5.2, so 6, 7, 8, 9 are flagged.
     train = np.zeros(10)
-    m = kdd_metrics(scores, labels, _params("train_test"), train_scores=train)
+    m = records.metrics(ScoreTable(scores, labels, reference_scores=train), _params("train_test"))
     assert m["precision"] == pytest.approx(3 / 4)
     assert m["recall"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="training records"):
-        kdd_metrics(scores, labels, _params("train_test"))
+        records.metrics(ScoreTable(scores, labels), _params("train_test"))

@@ -6,10 +6,11 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from memae import datasets, video
+from memae import datasets
 from memae.config import load_params
 from memae.evaluate import evaluate
 from memae.memory import Memory
+from memae.protocols import ScoreTable, video
 from memae.train import train
 
 
@@ -102,26 +103,26 @@ def test_a_20_frame_video_yields_5_scores_on_frames_8_to_12():
     labels[10] = 1
     test = video.TestVideos(frames, np.array([0, 20]), labels, ["v"], 16, "unit", "t")
     out = video.score_videos(Zero(), test, batch=3, device=torch.device("cpu"))
-    assert out["frame"].tolist() == [8, 9, 10, 11, 12] and out["video"].tolist() == [0] * 5
-    assert out["labels"].tolist() == [0, 0, 1, 0, 0]
+    assert out.frame.tolist() == [8, 9, 10, 11, 12] and out.video.tolist() == [0] * 5
+    assert out.labels.tolist() == [0, 0, 1, 0, 0]
     expected = [np.mean((np.arange(k, k + 16) / 255.0) ** 2) for k in range(5)]
-    assert np.allclose(out["errors"], expected, rtol=1e-5)
-    # errors rise with k: the anomaly score (1 - regularity) goes from 0 to 1
+    assert np.allclose(out.errors, expected, rtol=1e-5)
+    # errors rise with k: the anomaly score (1 - regularity score) goes from 0 to 1
     e = np.array(expected)
-    assert np.allclose(out["scores"], (e - e[0]) / (e[-1] - e[0]), atol=1e-6)
+    assert np.allclose(out.scores, (e - e[0]) / (e[-1] - e[0]), atol=1e-6)
 
 
-def test_regularity_is_per_video_min_max():
-    assert video.regularity(np.array([1.0, 3.0, 2.0])).tolist() == [1.0, 0.0, 0.5]
-    assert video.regularity(np.array([4.0, 4.0])).tolist() == [1.0, 1.0]
+def test_regularity_score_is_per_video_min_max():
+    assert video.regularity_score(np.array([1.0, 3.0, 2.0])).tolist() == [1.0, 0.0, 0.5]
+    assert video.regularity_score(np.array([4.0, 4.0])).tolist() == [1.0, 1.0]
     # two videos at different error levels: each is normalised on its own
     frames = np.concatenate([np.full((17, 1, 1), 10, np.uint8), np.full((18, 1, 1), 200, np.uint8)])
     frames[16] = 20    # video 0: clip 1 (frames 1..16) has the larger error
     frames[17] = 250   # video 1: clip 0 (frames 17..32) has the larger error
     test = video.TestVideos(frames, np.array([0, 17, 35]), np.zeros(35, np.uint8), ["a", "b"], 16, "unit", "t")
     out = video.score_videos(Zero(), test, batch=8, device=torch.device("cpu"))
-    assert out["video"].tolist() == [0, 0, 1, 1, 1] and out["frame"].tolist() == [8, 9, 8, 9, 10]
-    assert np.allclose(out["scores"], [0.0, 1.0, 1.0, 0.0, 0.0])
+    assert out.video.tolist() == [0, 0, 1, 1, 1] and out.frame.tolist() == [8, 9, 8, 9, 10]
+    assert np.allclose(out.scores, [0.0, 1.0, 1.0, 0.0, 0.0])
 
 
 def test_pooled_auc_differs_from_the_per_video_mean_and_single_class_videos_are_counted():
@@ -131,7 +132,7 @@ def test_pooled_auc_differs_from_the_per_video_mean_and_single_class_videos_are_
     scores = np.array([0, 1, 0, 1, .5, 0, 1])
     labels = np.array([0, 1, 0, 0, 1, 0, 0])
     vid = np.array([0, 0, 1, 1, 1, 2, 2])
-    m = video.metrics(scores, labels, {}, vid)
+    m = video.metrics(ScoreTable(scores, labels, video=vid), {})
     # pooled, by hand: positives {1, .5} against negatives {0, 0, 1, 0, 1}:
     # 1 beats three and ties two (4); .5 beats three (3): 7 of 10 pairs
     assert m["auc"] == pytest.approx(0.7) == pytest.approx(roc_auc_score(labels, scores))
@@ -174,7 +175,8 @@ def synthetic_prepared(tmp_path_factory):
 
 
 def test_smoke_memae_detects_new_objects_and_fast_motion(synthetic_prepared, params_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "get", lambda name: video)   # the video protocol on these arrays
+    ped2 = datasets.spec("ped2")
+    monkeypatch.setattr(datasets, "spec", lambda name: ped2)   # the video protocol on these arrays
     params = load_params("ped2", "smoke", params_dir)
     assert params["eval"]["clip_error"] == "official"      # memae scored by the mean |residual|
     run = tmp_path / "run"

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from . import video
-from ..video import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
+from . import frames
+from .frames import Video, VideoError
 from .sources import SOURCES
-from .video import Video, VideoError
 
 FILES = SOURCES["avenue"]
 _WANTED = ("training_videos/", "testing_videos/", "testing_label_mask/")
@@ -38,9 +37,9 @@ def _videos(folder: Path) -> list[Path]:
 
 
 def find_videos(scratch: Path) -> dict[str, list[Video]]:
-    train = _videos(video.find_dir(scratch, "training_videos", "Avenue"))
-    test = _videos(video.find_dir(scratch, "testing_videos", "Avenue"))
-    masks = video.find_dir(scratch, "testing_label_mask", "Avenue")
+    train = _videos(frames.find_dir(scratch, "training_videos", "Avenue"))
+    test = _videos(frames.find_dir(scratch, "testing_videos", "Avenue"))
+    masks = frames.find_dir(scratch, "testing_label_mask", "Avenue")
     tests = []
     for p in test:
         mat = masks / f"{int(p.stem)}_label.mat"
@@ -51,5 +50,5 @@ def find_videos(scratch: Path) -> dict[str, list[Video]]:
 
 
 def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) -> dict:
-    return video.prepare("avenue", [Path(raw) / f.name for f in FILES], out, params, workers,
-                         find_videos, include=lambda name: any(w in name for w in _WANTED))
+    return frames.extract_and_decode("avenue", [Path(raw) / f.name for f in FILES], out, params, workers,
+                                     find_videos, include=lambda name: any(w in name for w in _WANTED))

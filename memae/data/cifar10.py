@@ -1,8 +1,9 @@
 """CIFAR-10 from the binary archive (cifar-10-binary.tar.gz): plain bytes, no pickle is ever loaded.
 
 Each record of cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin is 1 label byte and 3072
-pixel bytes (the red, green and blue 32x32 planes). Prepared like MNIST, for the one-class
-protocol of memae/data/oneclass.py: train_images / test_images (N x 32 x 32 x 3 uint8) and labels.
+pixel bytes (the red, green and blue 32x32 planes). Prepared like MNIST, in the layout of
+memae/data/imageset.py (train_images / test_images N x 32 x 32 x 3 uint8, and labels), for the
+one-class protocol (memae.protocols.oneclass).
 """
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import archive, oneclass
-from .oneclass import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
+from . import archive, imageset
 from .sources import SOURCES
 
 FILES = SOURCES["cifar10"]
@@ -48,4 +48,4 @@ def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) 
             raise ValueError(f"{path}: {', '.join(missing)} missing from {FOLDER}/; is it the binary archive?")
         images, labels = zip(*(parse_records(members[f"{FOLDER}/{n}"], f"{path}:{n}") for n in names))
         parts[f"{split}_images"], parts[f"{split}_labels"] = np.concatenate(images), np.concatenate(labels)
-    return oneclass.write_prepared(out, parts, "cifar10", "CIFAR-10", CLASSES)
+    return imageset.write_prepared(out, parts, "cifar10", "CIFAR-10", CLASSES)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from .imagefolder import prepare_tree
-from .oneclass import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
 from .sources import SOURCES
 
 FILES = SOURCES["cifar10_jpeg"]

@@ -1,7 +1,7 @@
 """A one-class image folder: `<root>/{train,test}/<class>/*.png|jpg`, for users' own images.
 
 Classes are the folder names under train/, sorted; test/ must hold the same classes. Images are
-decoded once into the layout of memae/data/oneclass.py (train_images / test_images uint8,
+decoded once into the layout of memae/data/imageset.py (train_images / test_images uint8,
 N x H x W x 3 for colour or N x H x W for grayscale, and int64 labels = class index), so the
 one-class protocol of MNIST and CIFAR-10 applies unchanged: split "classK" makes class K normal.
 `raw` is either that folder or a folder holding one archive of it (.tar.gz, .tgz, .tar, .zip),
@@ -18,8 +18,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from . import archive, oneclass
-from .oneclass import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
+from . import archive, imageset
 
 FILES = ()   # the user's own folder: nothing to fetch
 SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -97,7 +96,7 @@ def prepare_tree(raw: Path, out: Path, dataset: str, label: str, workers: int = 
     if parts["train_images"].shape[1:] != parts["test_images"].shape[1:]:
         raise ValueError(f"{where}: train images are {parts['train_images'].shape[1:]}, "
                          f"test images {parts['test_images'].shape[1:]}")
-    return oneclass.write_prepared(out, parts, dataset, label, classes)
+    return imageset.write_prepared(out, parts, dataset, label, classes)
 
 
 def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) -> dict:

@@ -3,9 +3,8 @@
 Records labelled "normal." are the anomalies (about 20%); every attack record is normal data for
 the model. The 3 symbolic columns are one-hot encoded with the categories that occur in the file
 (118 dimensions on the real 10 percent file), numeric columns are min-max scaled over the whole
-file. Split "all" with seed k: a seeded 50/50 split of the records; the model trains on the
-non-anomalous records of the first half and is tested on the second half, where the top
-`eval.threshold_top_fraction` (20%) of scores are flagged as anomalies.
+file. The prepared layout (features.npy float32, labels.npy uint8, 1 = anomaly) is read by the
+records protocol, memae.protocols.records (split, training set and threshold).
 """
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 from . import arrays
 from .sources import SOURCES
@@ -110,67 +108,3 @@ def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) 
                "categories_from": "the categories that occur in the 10 percent file"}
     return arrays.write_prepared(out, summary, features=x, labels=y)
 
-
-def _split(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    n = len(arrays.load(prepared, "labels"))
-    perm = np.random.default_rng(seed).permutation(n)
-    n_test = int(round(n * params["eval"]["test_fraction"]))
-    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-
-
-def train_data(prepared, split: str, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    train_idx, _ = _split(prepared, seed, params)
-    y = arrays.load(prepared, "labels", mmap=False)
-    idx = train_idx[y[train_idx] == 0]
-    idx = np.random.default_rng(seed + 1).permutation(idx)
-    n_val = max(1, int(round(len(idx) * params["train"]["val_fraction"])))
-    val, train = idx[:n_val], idx[n_val:]
-    cap = params["train"]["max_train_samples"]
-    if cap:
-        train = train[:cap]
-    x = arrays.load(prepared, "features")
-    return np.ascontiguousarray(x[np.sort(train)]), np.ascontiguousarray(x[np.sort(val)])
-
-
-def test_data(prepared, split: str, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    _, test_idx = _split(prepared, seed, params)
-    x = arrays.load(prepared, "features")
-    y = arrays.load(prepared, "labels", mmap=False)
-    return np.ascontiguousarray(x[test_idx]), y[test_idx].astype(np.int64)
-
-
-def flag_top(scores: np.ndarray, fraction: float) -> np.ndarray:
-    """Flag the `fraction` highest scores (ties broken by order) as anomalies."""
-    k = int(round(len(scores) * fraction))
-    pred = np.zeros(len(scores), dtype=np.int64)
-    pred[np.argsort(-scores, kind="stable")[:k]] = 1
-    return pred
-
-
-def flag_above_percentile(scores: np.ndarray, population: np.ndarray, fraction: float) -> np.ndarray:
-    """Flag the scores above the (1 - fraction) quantile of `population` (danieltan07/dagmm's
-    reading: the 80th percentile of the train and test scores together)."""
-    threshold = np.percentile(np.asarray(population, np.float64), 100.0 * (1.0 - fraction))
-    return (np.asarray(scores) > threshold).astype(np.int64)
-
-
-def metrics(scores: np.ndarray, labels: np.ndarray, params: dict,
-            train_scores: np.ndarray | None = None) -> dict:
-    """Precision, recall and F1 of the anomaly class at the DAGMM threshold, and the AUC.
-
-    eval.threshold_population "test" (default): the `threshold_top_fraction` highest test scores
-    are flagged (tnakae/DAGMM's reading). "train_test": the threshold is the (1 - fraction)
-    quantile of the training and test scores together (danieltan07/dagmm's); `train_scores` are
-    then the scores of the run's training records.
-    """
-    fraction = params["eval"]["threshold_top_fraction"]
-    population = params["eval"].get("threshold_population", "test")
-    if population == "train_test":
-        if train_scores is None:
-            raise ValueError("eval.threshold_population train_test needs the training records' scores")
-        pred = flag_above_percentile(scores, np.concatenate([train_scores, scores]), fraction)
-    else:
-        pred = flag_top(scores, fraction)
-    p, r, f, _ = precision_recall_fscore_support(labels, pred, average="binary", zero_division=0)
-    return {"precision": float(p), "recall": float(r), "f1": float(f),
-            "auc": float(roc_auc_score(labels, scores))}

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import oneclass
-from .oneclass import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
+from . import imageset
 from .sources import SOURCES
 
 FILES = SOURCES["mnist"]
@@ -56,4 +55,4 @@ def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) 
             raise ValueError(f"{raw / f'{prefix}-labels-idx1-ubyte.gz'}: record {bad[0] + 1} has label "
                              f"{labels[bad[0]]}, outside the digits 0-9 ({bad.size} such record(s)); "
                              "fetch the file again")
-    return oneclass.write_prepared(out, parts, "mnist", "MNIST", [str(i) for i in range(10)])
+    return imageset.write_prepared(out, parts, "mnist", "MNIST", [str(i) for i in range(10)])

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import video
-from ..video import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
+from . import frames
+from .frames import Video, VideoError
 from .sources import SOURCES
-from .video import Video, VideoError
 
 FILES = SOURCES["ped2"]
 ROOT = "UCSDped2"
@@ -32,14 +31,14 @@ def parse_m(path: Path) -> list[np.ndarray]:
         raise VideoError(f"{path}: cannot read ({e})") from None
     videos = []
     for body in _RANGES.findall(text):
-        frames = []
+        numbers = []
         for part in filter(None, (s.strip() for s in body.split(","))):
             m = re.fullmatch(r"(\d+)\s*:\s*(\d+)|(\d+)", part)
             if not m:
                 raise VideoError(f"{path}: cannot parse frame range {part!r}")
             lo, hi = (int(m[1]), int(m[2])) if m[1] else (int(m[3]), int(m[3]))
-            frames.extend(range(lo, hi + 1))
-        videos.append(np.array(frames, np.int64))
+            numbers.extend(range(lo, hi + 1))
+        videos.append(np.array(numbers, np.int64))
     if not videos:
         raise VideoError(f"{path}: no 'gt_frame = [...]' entries found")
     return videos
@@ -47,7 +46,7 @@ def parse_m(path: Path) -> list[np.ndarray]:
 
 def mask_labels(gt_dir: Path) -> np.ndarray:
     """1 for each mask of gt_dir (sorted by name) with any pixel set."""
-    masks = video.frame_files(gt_dir)
+    masks = frames.frame_files(gt_dir)
     out = np.zeros(len(masks), np.uint8)
     for i, m in enumerate(masks):
         try:
@@ -66,15 +65,15 @@ def test_labels(test_dir: Path) -> dict[str, np.ndarray]:
     if len(listed) != len(names):
         raise VideoError(f"{test_dir / 'UCSDped2.m'} lists {len(listed)} test videos but {test_dir} has {len(names)}")
     labels = {}
-    for name, frames in zip(names, listed):
+    for name, listed_frames in zip(names, listed):
         gt = test_dir / f"{name}_gt"
         if not gt.is_dir():
             raise VideoError(f"Ped2 video {name}: mask folder {gt} is missing")
         y = mask_labels(gt)
         from_masks = np.flatnonzero(y) + 1
-        if not np.array_equal(from_masks, frames):
-            only_m = sorted(set(frames.tolist()) - set(from_masks.tolist()))
-            only_masks = sorted(set(from_masks.tolist()) - set(frames.tolist()))
+        if not np.array_equal(from_masks, listed_frames):
+            only_m = sorted(set(listed_frames.tolist()) - set(from_masks.tolist()))
+            only_masks = sorted(set(from_masks.tolist()) - set(listed_frames.tolist()))
             raise VideoError(f"Ped2 video {name}: masks in {gt} and UCSDped2.m disagree (frames only in the .m: "
                              f"{only_m[:10]}, only in the masks: {only_masks[:10]})")
         labels[name] = y
@@ -82,7 +81,7 @@ def test_labels(test_dir: Path) -> dict[str, np.ndarray]:
 
 
 def find_videos(scratch: Path) -> dict[str, list[Video]]:
-    root = video.find_dir(scratch, ROOT, "Ped2")
+    root = frames.find_dir(scratch, ROOT, "Ped2")
     train = sorted(p for p in (root / "Train").glob("Train[0-9]*") if p.is_dir())
     test = sorted(p for p in (root / "Test").glob("Test[0-9]*") if p.is_dir() and not p.name.endswith("_gt"))
     labels = test_labels(root / "Test")
@@ -91,5 +90,5 @@ def find_videos(scratch: Path) -> dict[str, list[Video]]:
 
 
 def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) -> dict:
-    return video.prepare("ped2", [Path(raw) / f.name for f in FILES], out, params, workers,
-                         find_videos, include=lambda name: f"/{ROOT}/" in f"/{name}")
+    return frames.extract_and_decode("ped2", [Path(raw) / f.name for f in FILES], out, params, workers,
+                                     find_videos, include=lambda name: f"/{ROOT}/" in f"/{name}")

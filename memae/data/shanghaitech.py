@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import video
-from ..video import metrics, test_data, train_data  # noqa: F401  (the dataset's protocol)
+from . import frames
+from .frames import Video, VideoError
 from .sources import SOURCES
-from .video import Video, VideoError
 
 FILES = SOURCES["shanghaitech"]
 _WANTED = ("training/videos/", "testing/frames/", "testing/test_frame_mask/")
@@ -31,12 +30,12 @@ def npy_labels(path: Path) -> np.ndarray:
 
 
 def find_videos(scratch: Path) -> dict[str, list[Video]]:
-    train = sorted(p for p in video.find_dir(scratch, "training/videos", "ShanghaiTech").glob("*.avi")
+    train = sorted(p for p in frames.find_dir(scratch, "training/videos", "ShanghaiTech").glob("*.avi")
                    if not p.name.startswith("."))
-    frames = video.find_dir(scratch, "testing/frames", "ShanghaiTech")
-    masks = video.find_dir(scratch, "testing/test_frame_mask", "ShanghaiTech")
+    test_frames = frames.find_dir(scratch, "testing/frames", "ShanghaiTech")
+    masks = frames.find_dir(scratch, "testing/test_frame_mask", "ShanghaiTech")
     tests = []
-    for d in sorted(p for p in frames.iterdir() if p.is_dir()):
+    for d in sorted(p for p in test_frames.iterdir() if p.is_dir()):
         npy = masks / f"{d.name}.npy"
         if not npy.exists():
             raise VideoError(f"ShanghaiTech video {d.name}: label file {npy} is missing")
@@ -45,5 +44,5 @@ def find_videos(scratch: Path) -> dict[str, list[Video]]:
 
 
 def prepare(raw: Path, out: Path, params: dict | None = None, workers: int = 1) -> dict:
-    return video.prepare("shanghaitech", [Path(raw) / f.name for f in FILES], out, params, workers,
-                         find_videos, include=lambda name: any(w in name for w in _WANTED))
+    return frames.extract_and_decode("shanghaitech", [Path(raw) / f.name for f in FILES], out, params, workers,
+                                     find_videos, include=lambda name: any(w in name for w in _WANTED))

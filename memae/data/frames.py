@@ -1,4 +1,5 @@
-"""Video datasets: decode every video once into the prepared layout, and read it back.
+"""Frame preparation for the video datasets: decode every video once into the prepared frame
+layout, and read it back (the video protocol's clips and scoring: memae.protocols.video).
 
 Layout (docs/CONTRACTS.md), per split: `frames.u8` (uint8, total_frames x H x W, grayscale,
 resized to `data.frame_size`), `offsets.npy` (int64, n_videos + 1), `labels.npy` (uint8 per frame),
@@ -11,7 +12,8 @@ and write its frames at that place with positioned writes: no process ever holds
 frames, so peak RAM does not grow with the dataset. A video whose decoded frame count differs from
 its count is an error naming both counts.
 
-A second `prepare` with unchanged inputs (raw file names, sizes, mtimes) and frame size does nothing.
+A second `extract_and_decode` with unchanged inputs (raw file names, sizes, mtimes) and frame size
+does nothing.
 """
 from __future__ import annotations
 
@@ -219,9 +221,9 @@ def _current(out: Path, stamp: dict) -> dict | None:
     return summary if complete and summary.get("inputs") == stamp else None
 
 
-def prepare(dataset: str, raw_files: list[Path], out: Path, params: dict | None, workers: int,
-            find_videos: Callable[[Path], dict[str, list[Video]]],
-            include: Callable[[str], bool] | None = None) -> dict:
+def extract_and_decode(dataset: str, raw_files: list[Path], out: Path, params: dict | None, workers: int,
+                       find_videos: Callable[[Path], dict[str, list[Video]]],
+                       include: Callable[[str], bool] | None = None) -> dict:
     """Extract raw_files (members passing include) into a scratch folder, find the train/test
     videos there with find_videos(scratch), and decode them into out/. Skipped when out/ is current."""
     out = Path(out)

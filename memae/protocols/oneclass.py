@@ -1,25 +1,20 @@
-"""The one-class image protocol (reference section 4) shared by MNIST, CIFAR-10 and image folders.
+"""The one-class image protocol (reference section 4) of MNIST, CIFAR-10 and image folders.
 
-Prepared layout: train_images.npy / test_images.npy (uint8, N x H x W or N x H x W x C),
-train_labels.npy / test_labels.npy (int64), classes.json.
-Split "classK": class K is normal. Training uses class K's training images less a seeded
-validation hold-out; the test set is class K's test images (normal) plus images of the other
-classes (anomalous), subsampled to `eval.anomaly_fraction` of the test set when that is set.
+Reads the prepared layout of memae/data/imageset.py. Split "classK": class K is normal. Training
+uses class K's training images less a seeded validation hold-out; the test set is class K's test
+images (normal) plus images of the other classes (anomalous), subsampled to
+`eval.anomaly_fraction` of the test set when that is set. Score: each image's reconstruction MSE;
+metric: the AUC.
 """
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.metrics import roc_auc_score
 
-from . import arrays
-
-
-def write_prepared(out, parts: dict, dataset: str, label: str, classes: list[str]) -> dict:
-    """Write a prepared one-class image set (train/test images and labels) with its summary."""
-    summary = {"dataset": dataset, "label": label, "classes": classes,
-               "train": len(parts["train_labels"]), "test": len(parts["test_labels"]),
-               "image_shape": list(parts["train_images"].shape[1:])}
-    return arrays.write_prepared(out, summary, **parts)
+from ..data import arrays
+from . import ScoreTable
+from .samples import ArrayTest, score_samples
 
 
 def class_of(split: str) -> int:
@@ -39,7 +34,8 @@ def to_float(images: np.ndarray, scale: str) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def train_data(prepared, split: str, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
+def train_data(prepared, split: str, seed: int, params: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class K's training images less a seeded hold-out of `train.val_fraction` (at least one)."""
     c = class_of(split)
     labels = arrays.load(prepared, "train_labels", mmap=False)
     idx = np.flatnonzero(labels == c)
@@ -54,11 +50,12 @@ def train_data(prepared, split: str, seed: int, params: dict) -> tuple[np.ndarra
         train = train[:cap]
     images = arrays.load(prepared, "train_images")
     scale = params["data"]["scale"]
-    return to_float(images[np.sort(train)], scale), to_float(images[np.sort(val)], scale)
+    return (torch.from_numpy(to_float(images[np.sort(train)], scale)),
+            torch.from_numpy(to_float(images[np.sort(val)], scale)))
 
 
-def test_data(prepared, split: str, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (images, is_anomaly)."""
+def test_data(prepared, split: str, seed: int, params: dict) -> ArrayTest:
+    """Class K's test images (label 0) and anomalies from the other classes (label 1)."""
     c = class_of(split)
     labels = arrays.load(prepared, "test_labels", mmap=False)
     normal, anomalous = np.flatnonzero(labels == c), np.flatnonzero(labels != c)
@@ -70,8 +67,13 @@ def test_data(prepared, split: str, seed: int, params: dict) -> tuple[np.ndarray
     idx = np.concatenate([normal, anomalous])
     y = np.concatenate([np.zeros(len(normal), np.int64), np.ones(len(anomalous), np.int64)])
     images = arrays.load(prepared, "test_images")
-    return to_float(images[idx], params["data"]["scale"]), y
+    return ArrayTest(to_float(images[idx], params["data"]["scale"]), y)
 
 
-def metrics(scores: np.ndarray, labels: np.ndarray, params: dict) -> dict:
-    return {"auc": float(roc_auc_score(labels, scores))}
+def score(net, test: ArrayTest, params: dict, variant, device) -> ScoreTable:
+    """Each test image's reconstruction MSE."""
+    return score_samples(net, test, params, device)
+
+
+def metrics(table: ScoreTable, params: dict) -> dict:
+    return {"auc": float(roc_auc_score(table.labels, table.scores))}

@@ -1,4 +1,5 @@
-"""The video track (reference section 4): clips, training sampler, scoring and the frame protocol.
+"""The video protocol (reference section 4) of Ped2, Avenue and ShanghaiTech: clips, training
+sampler, scoring and the frame-level metrics.
 
 - Clips: `clip_len` consecutive frames (16 in the paper), stride 1, never crossing a video
   boundary, cut as views into the prepared uint8 frames (a memmap, or a tensor on the device):
@@ -8,13 +9,13 @@
 - Protocol: the score of the clip starting at frame k goes to frame k + clip_len // 2 (the 9th
   frame of a 16-frame clip), so the first clip_len // 2 and the last clip_len - clip_len // 2 - 1
   frames of each video (8 and 7) get none and are left out. Per video, errors are min-max
-  normalised into a regularity s = 1 - (e - min e) / (max e - min e); the anomaly score is 1 - s.
+  normalised into a regularity score s = 1 - (e - min e) / (max e - min e) (regularity_score);
+  the anomaly score is 1 - s.
   `auc`: one AUC over all scored frames of all videos pooled; `auc_macro`: the mean of per-video
   AUCs over the videos that have both normal and anomalous scored frames (the others are left
   out and counted in `videos_single_class`).
 
-Prepared layout and reader: docs/CONTRACTS.md, memae.data.video.open_split. Video dataset modules
-use train_data, test_data and metrics below as their protocol.
+Prepared layout and reader: docs/CONTRACTS.md, memae.data.frames.open_split.
 """
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from .device import autocast
+from ..data.frames import open_split
+from ..device import autocast
+from . import ScoreTable
 
 
 def to_float(u8: torch.Tensor, scale: str) -> torch.Tensor:
@@ -94,6 +97,11 @@ class ClipSource:
             clips = torch.from_numpy(np.ascontiguousarray(view[s]))
         return to_float(clips.movedim(-1, 1), self.scale).unsqueeze(1).contiguous()
 
+    @property
+    def device(self) -> torch.device:
+        """Where the frames are (an index tensor may be on any device)."""
+        return self.frames.device if isinstance(self.frames, torch.Tensor) else torch.device("cpu")
+
     def to(self, device: torch.device) -> "ClipSource":
         """Move the frames to the device once, as uint8, when they fit in half its free memory."""
         if device.type != "cuda" or isinstance(self.frames, torch.Tensor):
@@ -105,7 +113,6 @@ class ClipSource:
 
 
 def _open(prepared: Path, part: str):
-    from .data.video import open_split  # the dataset engineer's reader of the prepared layout
     return open_split(Path(prepared) / part)
 
 
@@ -207,7 +214,7 @@ def clip_errors(net, video_u8: torch.Tensor, clip_len: int, scale: str, batch: i
     return torch.cat(out).cpu().numpy()
 
 
-def regularity(errors: np.ndarray) -> np.ndarray:
+def regularity_score(errors: np.ndarray) -> np.ndarray:
     """s = 1 - (e - min e) / (max e - min e); all 1 when every error is the same."""
     e = np.asarray(errors, np.float64)
     span = e.max() - e.min()
@@ -215,9 +222,9 @@ def regularity(errors: np.ndarray) -> np.ndarray:
 
 
 def score_videos(net, test: TestVideos, batch: int, device: torch.device,
-                 kind: str = "mse") -> dict[str, np.ndarray]:
-    """Per scored frame: scores (1 - regularity), errors (the clip error `kind`), labels, video,
-    frame."""
+                 kind: str = "mse") -> ScoreTable:
+    """Per scored frame: scores (1 - regularity score), errors (the clip error `kind`), labels,
+    video, frame; and the videos' names."""
     net.eval()
     T, c = test.clip_len, centre(test.clip_len)
     cols = {k: [] for k in ("scores", "errors", "labels", "video", "frame")}
@@ -227,19 +234,25 @@ def score_videos(net, test: TestVideos, batch: int, device: torch.device,
         err = clip_errors(net, video, T, test.scale, batch, device, kind)
         frame = np.arange(len(err)) + c
         cols["errors"].append(err)
-        cols["scores"].append(1.0 - regularity(err))
+        cols["scores"].append(1.0 - regularity_score(err))
         cols["labels"].append(np.asarray(test.labels[a:b])[frame])
         cols["video"].append(np.full(len(err), i))
         cols["frame"].append(frame)
     out = {k: np.concatenate(v) for k, v in cols.items()}
-    return {"scores": out["scores"].astype(np.float32), "errors": out["errors"].astype(np.float32),
-            "labels": out["labels"].astype(np.int8), "video": out["video"].astype(np.int32),
-            "frame": out["frame"].astype(np.int32), "names": np.array(test.names)}
+    return ScoreTable(scores=out["scores"].astype(np.float32), labels=out["labels"].astype(np.int8),
+                      errors=out["errors"].astype(np.float32), video=out["video"].astype(np.int32),
+                      frame=out["frame"].astype(np.int32), names=np.array(test.names))
 
 
-def metrics(scores: np.ndarray, labels: np.ndarray, params: dict, video: np.ndarray) -> dict:
+def score(net, test: TestVideos, params: dict, variant, device: torch.device) -> ScoreTable:
+    """Frame scores with the clip error eval.clip_error resolves to for this variant."""
+    kind = clip_error_kind(params["eval"].get("clip_error", "mse"), variant.memory)
+    return score_videos(net, test, params["eval"]["batch_size"], device, kind)
+
+
+def metrics(table: ScoreTable, params: dict) -> dict:
     """Pooled frame AUC and the per-video mean (videos with a single class left out, counted)."""
-    labels, video = np.asarray(labels), np.asarray(video)
+    scores, labels, video = table.scores, np.asarray(table.labels), np.asarray(table.video)
     per_video = []
     single = 0
     for v in np.unique(video):

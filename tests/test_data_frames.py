@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from memae.data import synthetic, video
-from memae.data.video import Video, VideoError, open_split, write_split
+from memae.data import frames, synthetic
+from memae.data.frames import Video, VideoError, open_split, write_split
 
 
 def frame_folder(folder, values, shape=(8, 12)):
@@ -58,18 +58,18 @@ def test_corrupt_frame_is_named(tmp_path):
 
 def test_avi_frames_are_counted_without_decoding_and_decoded_once(tmp_path):
     rng = np.random.default_rng(0)
-    frames, _ = synthetic.moving_object_video(23, 48, 64, rng)
-    synthetic.write_avi(tmp_path / "v.avi", frames)
-    assert video.count_frames(tmp_path / "v.avi") == 23
+    source, _ = synthetic.moving_object_video(23, 48, 64, rng)
+    synthetic.write_avi(tmp_path / "v.avi", source)
+    assert frames.count_frames(tmp_path / "v.avi") == 23
     write_split([Video("v", tmp_path / "v.avi")], tmp_path / "out", (48, 64), 1, "toy")
     got = open_split(tmp_path / "out").frames
     # lossy MPEG-4 and limited-range luma: close to the source, not equal
-    assert np.abs(got.astype(int) - frames.astype(int)).mean() < 6
+    assert np.abs(got.astype(int) - source.astype(int)).mean() < 6
 
 
 def test_truncated_or_garbage_video_is_an_error_naming_it(tmp_path):
-    frames, _ = synthetic.moving_object_video(30, 48, 64, np.random.default_rng(1))
-    synthetic.write_avi(tmp_path / "v.avi", frames)
+    source, _ = synthetic.moving_object_video(30, 48, 64, np.random.default_rng(1))
+    synthetic.write_avi(tmp_path / "v.avi", source)
     data = (tmp_path / "v.avi").read_bytes()
     (tmp_path / "v.avi").write_bytes(data[: len(data) // 2])
     with pytest.raises(VideoError, match=r"video v: 30 frame labels but \d+ frames in .*v.avi"):
@@ -96,21 +96,21 @@ def test_second_prepare_with_unchanged_inputs_does_nothing(tmp_path, capsys):
     raw, out = tmp_path / "raw", tmp_path / "data" / "prepared" / "toy"
     _tiny_dataset(raw)
     params = {"data": {"frame_size": [8, 12]}}
-    s1 = video.prepare("toy", [raw / "d.tar.gz"], out, params, 1, _find)
+    s1 = frames.extract_and_decode("toy", [raw / "d.tar.gz"], out, params, 1, _find)
     assert s1["train"]["frames"] == 3 and s1["test"]["frames"] == 3
     before = os.stat(out / "train" / "frames.u8").st_mtime_ns
-    assert video.prepare("toy", [raw / "d.tar.gz"], out, params, 1, _find) == s1
+    assert frames.extract_and_decode("toy", [raw / "d.tar.gz"], out, params, 1, _find) == s1
     assert "up to date" in capsys.readouterr().out
     assert os.stat(out / "train" / "frames.u8").st_mtime_ns == before
     # a changed frame size (or a changed raw file) prepares again
-    s3 = video.prepare("toy", [raw / "d.tar.gz"], out, {"data": {"frame_size": [4, 6]}}, 1, _find)
+    s3 = frames.extract_and_decode("toy", [raw / "d.tar.gz"], out, {"data": {"frame_size": [4, 6]}}, 1, _find)
     assert s3["frame_size"] == [4, 6] and open_split(out / "test").frames.shape == (3, 4, 6)
     assert sorted(p.name for p in out.parent.iterdir()) == ["toy"]   # no scratch or tmp left
 
 
 def test_missing_raw_file_says_to_fetch(tmp_path):
     with pytest.raises(FileNotFoundError, match="memae fetch"):
-        video.prepare("toy", [tmp_path / "nothing.tar.gz"], tmp_path / "out", None, 1, _find)
+        frames.extract_and_decode("toy", [tmp_path / "nothing.tar.gz"], tmp_path / "out", None, 1, _find)
 
 
 def test_open_split_of_unprepared_folder_says_to_prepare(tmp_path):
