@@ -4,6 +4,8 @@
 #   make smoke                   the whole DAG offline on synthetic data, in minutes
 #   make test                    the test suite (what CI runs)
 #   make lock                    regenerate the lock files from requirements.txt (needs PyPI)
+#   make schema                  regenerate params/schema.json and params/pipeline.schema.json from
+#                                the typed params (memae/params_model.py); a test fails while stale
 # Dependencies: requirements.txt lists the direct pins; requirements.lock every package with its
 # hashes for Python 3.11 on a CPU machine (torch's CPU wheel: what CI and the workstations run);
 # requirements-cuda.lock the same pins from PyPI alone, for a CUDA machine or Python 3.12/3.13:
@@ -16,7 +18,7 @@ PROFILE ?=
 CONFIG := $(if $(PROFILE),--config profile=$(PROFILE),)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup reproduce smoke test clean lock
+.PHONY: setup reproduce smoke test clean lock schema
 
 setup: $(VENV)/.installed
 
@@ -37,6 +39,9 @@ lock:
 	{ sed -n 1,2p requirements-cuda.lock; build/lockvenv/bin/uv pip compile --quiet --generate-hashes --universal \
 	  --python-version 3.11 --no-header requirements.txt; } > requirements-cuda.lock.new
 	mv requirements-cuda.lock.new requirements-cuda.lock
+
+schema: setup
+	$(BIN)/python -m memae.params_model params
 
 reproduce: setup
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores all $(CONFIG)
