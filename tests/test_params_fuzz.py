@@ -44,6 +44,13 @@ ALLOWED = {
     ("loss", "l1_weight"): lambda v: _num(v) and v >= 0,
     ("protocol", "seeds"): lambda v: isinstance(v, list) and len(v) > 0 and all(
         _int(s) and 0 <= s < 2**32 for s in v),
+    ("train", "max_train_samples"): lambda v: v is None or (_int(v) and v >= 1),
+    # the closed sets of names (README and params comments): anything else is refused, not defaulted
+    ("memory", "addressing"): lambda v: v in ("dot", "cosine"),
+    ("memory", "granularity"): lambda v: v in ("position", "image"),
+    ("model", "init"): lambda v: v in ("default", "official"),
+    ("model", "activation"): lambda v: v in ("relu", "leaky_relu", "tanh"),
+    ("model", "output_activation"): lambda v: v in ("none", "sigmoid", "tanh"),
 }
 REQUIRED = [("train", "lr"), ("train", "epochs"), ("train", "batch_size"), ("protocol", "seeds"),
             ("protocol", "splits"), ("protocol", "variants"), ("memory", "num_items"),
@@ -51,6 +58,8 @@ REQUIRED = [("train", "lr"), ("train", "epochs"), ("train", "batch_size"), ("pro
 SECTIONS = ("model", "memory", "loss", "train", "eval", "protocol")
 
 values = st.one_of(
+    st.sampled_from(["dot", "cosine", "position", "image", "default", "official", "relu", "tanh", "none",
+                     "Dot", "cosine ", "per_image", "xavier"]),
     st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
     st.text(max_size=6), st.lists(st.integers(-3, 2**33), max_size=3),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
