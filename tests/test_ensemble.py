@@ -13,6 +13,8 @@ from memae.evaluate import evaluate, load_trained
 from memae.protocols import records
 from memae.train import train
 
+from .interrupt import interrupted_after_checkpoint
+
 SEEDS = (0, 1, 2)
 
 
@@ -129,21 +131,12 @@ def test_grouped_run_resumes_after_interruption(prepared, params, tmp_path, monk
         assert not (tmp_path / "cut" / f"seed{k}" / "checkpoint.pt").exists()
 
 
-def test_single_training_resumes_a_grouped_checkpoint(prepared, params, tmp_path, monkeypatch):
+def test_single_training_resumes_a_grouped_checkpoint(prepared, params, tmp_path):
     # the checkpoint a group writes is the one `memae train` writes: either can resume the other
     params["train"]["epochs"] = 3
     train("kddcup99", prepared, "memae", "all", 1, params, tmp_path / "alone", threads=1)
-    real_save = train_mod._save_atomic
-
-    def crash(obj, path):
-        real_save(obj, path)
-        if path.name == "checkpoint.pt" and obj["epoch"] == 1:
-            raise KeyboardInterrupt("simulated interruption")
-
-    monkeypatch.setattr(train_mod, "_save_atomic", crash)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_after_checkpoint(epoch=1):
         _grouped(prepared, params, "memae", tmp_path / "g", seeds=(1,))
-    monkeypatch.setattr(train_mod, "_save_atomic", real_save)
     train("kddcup99", prepared, "memae", "all", 1, params, tmp_path / "g" / "seed1", threads=1)
     a, g = _weights(tmp_path / "alone"), _weights(tmp_path / "g" / "seed1")
     assert all(torch.equal(a[n], g[n]) for n in a)

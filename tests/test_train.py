@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from memae import train as train_mod
 from memae.config import load_params
 from memae.data import mnist, synthetic
 from memae.evaluate import evaluate
 from memae.train import TrainingError, train
+
+from .interrupt import interrupted_after_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -39,23 +40,10 @@ def test_same_seed_same_weights_other_seed_differs(prepared, params, tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
-def test_interrupted_run_resumes_to_the_same_result(prepared, params, tmp_path, monkeypatch):
+def test_interrupted_run_resumes_to_the_same_result(prepared, params, tmp_path):
     train("mnist", prepared, "memae", "class1", 0, params, tmp_path / "full", threads=1)
-
-    real_save = train_mod._save_atomic
-    saves = []
-
-    def crash_after_second_checkpoint(obj, path):
-        real_save(obj, path)
-        if path.name == "checkpoint.pt":
-            saves.append(obj["epoch"])
-            if len(saves) == 2:
-                raise KeyboardInterrupt("simulated interruption")
-
-    monkeypatch.setattr(train_mod, "_save_atomic", crash_after_second_checkpoint)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_after_checkpoint(epoch=1):
         train("mnist", prepared, "memae", "class1", 0, params, tmp_path / "cut", threads=1)
-    monkeypatch.setattr(train_mod, "_save_atomic", real_save)
     assert not (tmp_path / "cut" / "model.pt").exists()
     log = train("mnist", prepared, "memae", "class1", 0, params, tmp_path / "cut", threads=1)
     assert [h["epoch"] for h in log["history"]] == [1, 2, 3]
@@ -65,12 +53,20 @@ def test_interrupted_run_resumes_to_the_same_result(prepared, params, tmp_path, 
     assert not (tmp_path / "full" / "checkpoint.pt").exists()
 
 
-def test_changed_settings_do_not_resume_a_foreign_checkpoint(prepared, params, tmp_path):
-    train("mnist", prepared, "ae", "class0", 0, params, tmp_path / "r", threads=1)
+def test_changed_settings_do_not_resume_a_foreign_checkpoint(prepared, params, tmp_path, capsys):
+    # an interrupted run leaves a checkpoint of 2 epochs at the old learning rate
+    with interrupted_after_checkpoint(epoch=1):
+        train("mnist", prepared, "ae", "class0", 0, params, tmp_path / "r", threads=1)
+    assert (tmp_path / "r" / "checkpoint.pt").exists()
+    # the same run with a halved learning rate must start afresh, not resume at epoch 3
     params["train"]["lr"] = params["train"]["lr"] / 2
     log = train("mnist", prepared, "ae", "class0", 0, params, tmp_path / "r", threads=1)
+    assert "belongs to other settings: starting afresh" in capsys.readouterr().out
     assert log["config"]["train"]["lr"] == params["train"]["lr"]
-    assert len(log["history"]) == params["train"]["epochs"]
+    fresh = train("mnist", prepared, "ae", "class0", 0, params, tmp_path / "fresh", threads=1)
+    assert log["history"] == fresh["history"]
+    new, clean = weights(tmp_path / "r"), weights(tmp_path / "fresh")
+    assert all(torch.equal(new[k], clean[k]) for k in clean)
 
 
 def test_nan_loss_stops_with_a_clear_error(prepared, params, tmp_path):
