@@ -12,7 +12,6 @@ Regenerate the schemas after changing a model:  python -m memae.params_model  (o
 """
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sys
@@ -21,7 +20,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -236,32 +235,27 @@ def validate(tree: Any, cls: type[BaseModel], prefix: str = "") -> BaseModel:
         raise Invalid(_message(errors[0], tree, cls, prefix, len(errors) - 1)) from None
 
 
+# Errors of a value of the right type outside its range (or pattern): left to the merged settings'
+# check where a partial tree is checked for types only.
+RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number",
+                "too_short", "too_long", "string_pattern_mismatch", "multiple_of"}
+
+
 def check_partial(tree: Any, cls: type[BaseModel], prefix: str = "", ranges: bool = False) -> None:
     """Check part of a params tree (a profile overlay, a study's `set`): every key known and every value
-    of its type (and in range, with `ranges`); a key may be left out."""
+    of its type (and in range, with `ranges`); a key (a section, a setting) may be left out, the
+    whole-network rules are left to the merged settings. A conv layer is checked whole."""
     if not isinstance(tree, dict):
         raise Invalid(f"'{prefix.rstrip('.')}' must be a mapping, got {tree!r}")
-    for key, value in tree.items():
-        field = cls.model_fields.get(key) if isinstance(key, str) else None
-        if field is None:
-            raise Invalid(f"unknown key '{prefix}{key}' (allowed here: {', '.join(cls.model_fields)})")
-        sub = _model_of(field.annotation)
-        if sub is not None and not _is_list(field.annotation):
-            check_partial(value, sub, f"{prefix}{key}.", ranges)
-            continue
-        try:
-            _adapter(cls, key, ranges).validate_python(value)
-        except ValidationError as e:
-            err = e.errors(include_url=False)[0]
-            err = {**err, "loc": (key, *err["loc"])}
-            raise Invalid(_message(err, tree, cls, prefix, 0)) from None
-
-
-@functools.lru_cache(maxsize=None)
-def _adapter(cls: type[BaseModel], key: str, ranges: bool) -> TypeAdapter:
-    field = cls.model_fields[key]
-    ann = Annotated[(field.annotation, *field.metadata)] if ranges and field.metadata else field.annotation
-    return TypeAdapter(ann, config=ConfigDict(strict=True))
+    try:
+        cls.model_validate(tree)
+    except ValidationError as e:
+        errors = [err for err in e.errors(include_url=False)
+                  if not (err["type"] in ("missing", "missing_key", "params")
+                          and not any(isinstance(part, int) for part in err["loc"]))
+                  and (ranges or err["type"] not in RANGE_ERRORS)]
+        if errors:
+            raise Invalid(_message(errors[0], tree, cls, prefix, len(errors) - 1)) from None
 
 
 def _unwrap(ann):
