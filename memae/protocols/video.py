@@ -70,8 +70,8 @@ class ClipSource:
     """Clips of a frame array as float batches (B, 1, T, H, W), indexed by clip number.
 
     frames: uint8 (F, H, W), a numpy memmap or a torch tensor (e.g. on the GPU); starts: first
-    frame of each clip. Behaves like the in-memory arrays of the image datasets for training:
-    len(), .shape, [index tensor or slice] and .to(device).
+    frame of each clip. Behaves like the sample tensors of the other protocols for training:
+    len(), .shape, .device, [index tensor or slice] and .to(device).
     """
 
     def __init__(self, frames, starts: np.ndarray, clip_len: int, scale: str):
