@@ -28,8 +28,8 @@ from .variants import VARIANTS
 
 PROFILES = ("paper", "quick", "smoke")
 
-# The closed sets of names. memae.models, memae.device and memae.memory act on these names; the tests
-# check that their tables agree with the lists here.
+# The closed sets of names. memae.models, memae.memory, memae.device and the protocols act on them;
+# tests/test_params_model.py checks that the tables of models, device and variants agree.
 Kind = Literal["conv", "mlp"]
 Activation = Literal["relu", "leaky_relu", "tanh"]              # hidden layers (memae.models.ACTIVATIONS)
 OutputActivation = Literal["none", "sigmoid", "tanh"]           # last layer (memae.models.OUTPUTS)
@@ -60,7 +60,7 @@ NonNegNumber = Annotated[float, Field(ge=0, allow_inf_nan=False, description="a 
 OpenFraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False,
                                       description="a number between 0 and 1 (exclusive)")]
 Seed = Annotated[int, Field(ge=0, lt=2**32)]
-Name = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+Name = Annotated[str, Field(pattern=f"^{NAME.pattern}$")]
 PerDim = Union[PosInt, Annotated[list[PosInt], Field(min_length=1)]]            # one value, or one per spatial dim
 PerDimPad = Union[NonNegInt, Annotated[list[NonNegInt], Field(min_length=1)]]
 
