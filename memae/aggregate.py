@@ -11,17 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
+from . import results as results_file
 from .config import digest
 from .data.arrays import write_json
 from .finite import require_finite
-from .train import sweep_points
+from .layout import run_dir, run_in, sweep_points
+from .provenance import git_state
 
 
-def run_dir(results: Path, dataset: str, variant: str, split: str, seed: int) -> Path:
-    return Path(results) / dataset / variant / split / f"seed{seed}"
-
-
-def summarise(values: list[float]) -> dict:
+def mean_std(values: list[float]) -> dict:
+    """Mean and std (ddof=1; null for one value) over seeds, and how many."""
     a = np.asarray(values, dtype=float)
     return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else None, "n": int(len(a))}
 
@@ -34,28 +33,30 @@ def _trained_at(log: dict) -> str:
     return code["commit"] + (" (dirty)" if code.get("dirty") else "")
 
 
-def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path) -> dict:
-    result = {"dataset": dataset, "profile": profile, "params_digest": digest(params),
+def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path,
+              synthetic: bool = False) -> dict:
+    """results/<dataset>/metrics.json (memae.results: the contract), with its provenance: the
+    profile, real or synthetic data, and the digest of the resolved settings."""
+    result = {"dataset": dataset, "profile": profile, "status": "run",
+              "data": "synthetic" if synthetic else "real", "params_digest": digest(params),
               "protocol": " ".join(params["protocol"]["description"].split()),
               **collect(Path(results) / dataset, params),
               "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     require_finite(result["variants"], f"{out} (not written)", "aggregated metric")  # never bare NaN in JSON
-    write_json(out, result)
-    return result
+    return results_file.write(out, result)
 
 
 def collect(root: Path, params: dict) -> dict:
-    """Mean and std over seeds of the runs under root/<variant>/<split>/seed<k> that params'
-    protocol lists: {splits, seeds, variants, per_split, wall_time_s, code}."""
+    """Mean and std over seeds of the runs under root/<variant>/<split>/seed<k> (an arm root,
+    memae.layout) that params' protocol lists: {splits, seeds, variants, per_split, wall_time_s, code}."""
     proto = params["protocol"]
-    from .provenance import git_state  # provenance imports this module: import late
     variants, per_split, wall, trained = {}, {}, {}, set()
     for variant in proto["variants"]:
         by_seed: dict[int, list[dict]] = {}
         train_s = eval_s = 0.0
         for seed in proto["seeds"]:
             for split in proto["splits"]:
-                d = Path(root) / variant / split / f"seed{seed}"
+                d = run_in(root, variant, split, seed)
                 try:
                     m = json.loads((d / "metrics.json").read_text())
                     log = json.loads((d / "train_log.json").read_text())
@@ -68,7 +69,7 @@ def collect(root: Path, params: dict) -> dict:
                 eval_s += m["eval_s"]
         names = [k for k in by_seed[proto["seeds"][0]][0] if k != "split"]
         variants[variant] = {
-            name: summarise([np.mean([r[name] for r in rows]) for rows in by_seed.values()])
+            name: mean_std([np.mean([r[name] for r in rows]) for rows in by_seed.values()])
             for name in names}
         if len(proto["splits"]) > 1:
             per_split[variant] = {

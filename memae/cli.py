@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import DATASETS
+from .datasets import SPECS
+
+DATASETS = tuple(SPECS)   # the registry's datasets (memae.datasets)
+FETCHED = tuple(name for name, s in SPECS.items() if s.files)   # those with files to fetch
 
 
 def _common(p: argparse.ArgumentParser, profile: bool = True) -> None:
@@ -64,9 +67,9 @@ def cmd_train(a) -> None:
 
 
 def cmd_train_group(a) -> None:
-    from .aggregate import run_dir
     from .config import load_params
     from .ensemble import train_group
+    from .layout import run_dir
     params = load_params(a.dataset, a.profile, a.params_dir)
     runs = [(s, k, run_dir(a.results, a.dataset, a.variant, s, k)) for s in a.splits for k in a.seeds]
     logs = train_group(a.dataset, a.prepared, a.variant, runs, params, a.threads, a.mode)
@@ -82,13 +85,14 @@ def cmd_evaluate(a) -> None:
 
 def cmd_aggregate(a) -> None:
     from .aggregate import aggregate, aggregate_sweep
-    from .config import load_params
+    from .config import load_params, load_pipeline
     params = load_params(a.dataset, a.profile, a.params_dir)
     if a.sweep:
         for p in aggregate_sweep(a.dataset, params, a.results, a.out)["points"]:
             print(p)
         return
-    r = aggregate(a.dataset, a.profile, params, a.results, a.out)
+    synthetic = load_pipeline(a.params_dir, a.profile)["synthetic_data"]   # provenance, recorded in the results
+    r = aggregate(a.dataset, a.profile, params, a.results, a.out, synthetic)
     for v, m in r["variants"].items():
         print(v, {k: round(s["mean"], 4) for k, s in m.items()})
 
@@ -181,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "first, then each URL in turn; resumable; verified against the checksum table; "
                        "written to a temporary name and renamed. --synthetic generates small data in "
                        "the real formats instead (the smoke profile).")
-    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("dataset", choices=FETCHED)
     p.add_argument("--dest", type=Path, required=True, help="raw folder, e.g. data/raw/mnist")
     p.add_argument("--synthetic", action="store_true", help="generate small synthetic files instead")
     _common(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import build_tables, known_datasets, load_reported, load_results, summarise
+from .report import build_tables, count_verdicts, known_datasets, load_reported, load_results
 
 
 def _fmt(x: float | None, fmt: str = "{:.4f}") -> str:
@@ -41,7 +41,7 @@ def compare(results: Path, reported_path: Path, selected: list[str], profile: st
     metrics = load_results(results, known_datasets(reported), selected)
     missing = [ds for ds in selected if ds not in metrics]
     tables = build_tables(reported, metrics, selected)
-    s = summarise(tables)
+    s = count_verdicts(tables)
     c = s["counts"]
     lines = table_lines(tables) + [
         "",
@@ -86,7 +86,7 @@ def export(results: Path, reported_path: Path, selected: list[str], fmt: str, st
     import json
     reported = load_reported(reported_path)
     tables = build_tables(reported, load_results(results, known_datasets(reported), selected), selected)
-    s = summarise(tables)
+    s = count_verdicts(tables)
     rows = records(tables)
     if fmt == "json":
         return json.dumps({"rows": rows, "counts": s["counts"], "total": s["total"],

@@ -17,12 +17,11 @@ from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
-from .aggregate import run_dir  # noqa: E402
+from . import datasets  # noqa: E402
+from .layout import run_dir  # noqa: E402
 from .variants import VARIANTS  # noqa: E402
 
 FPR_GRID = np.linspace(0.0, 1.0, 201)
-IMAGE_DATASETS = ("mnist", "cifar10", "cifar10_jpeg")
-VIDEO_DATASETS = ("ped2", "avenue", "shanghaitech")
 TITLES = {"roc": "ROC curves", "loss": "Training curves", "regularity": "Regularity over time",
           "prototypes": "Memory items decoded"}
 
@@ -263,8 +262,8 @@ MAKERS = {"roc": roc_curves, "loss": loss_curves, "regularity": regularity,
 
 
 def figure_kinds(dataset: str) -> list[str]:
-    return (["roc", "loss"] + (["regularity"] if dataset in VIDEO_DATASETS else [])
-            + (["prototypes"] if dataset in IMAGE_DATASETS else []))
+    """The figures of a dataset: its spec's (memae.datasets, by kind)."""
+    return list(datasets.figure_kinds(dataset))
 
 
 def dataset_figures(results: Path, metrics: dict) -> list[Figure]:

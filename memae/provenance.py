@@ -9,9 +9,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from .aggregate import run_dir
 from .config import load_params
-from .data.sources import SOURCES
+from .datasets import SPECS
+from .layout import raw_dir, run_dir, stamp_path
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,8 +50,8 @@ def package_versions(requirements: Path = REPO / "requirements.txt") -> dict[str
 def data_checksums(dataset: str, data_root: Path) -> list[dict]:
     """sha256 of each raw file as recorded by `memae fetch` in its `.<name>.verified` stamp."""
     rows = []
-    for rf in SOURCES.get(dataset, ()):
-        stamp = Path(data_root) / "raw" / dataset / f".{rf.name}.verified"
+    for rf in (SPECS[dataset].files if dataset in SPECS else ()):
+        stamp = stamp_path(raw_dir(data_root, dataset), rf.name)
         try:
             sha = json.loads(stamp.read_text())["sha256"]
         except (OSError, ValueError, KeyError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from numbers import Real
 from pathlib import Path
 
 import jinja2
@@ -14,25 +13,27 @@ from tqdm import tqdm
 
 from . import datasets as dataset_modules
 from . import figures, provenance
+from . import layout
+from . import results as results_file
 from .config import load_params, load_pipeline
-from .finite import require_finite
-from .studies import CLAIM_ORDER, PRIMARY_METRIC, ordered
+from .datasets import primary_metric, stand_in
+from .results import MetricsError
+from .studies import CLAIM_ORDER, ordered
 from .variants import VARIANTS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"   # package data: installed with memae
 VERDICTS = ("reproduced", "above", "short", "not run")
-# Results that may stand in, labelled as approximations, for a dataset with none of its own.
-STAND_INS = {"cifar10": "cifar10_jpeg"}
-SWEEP_DATASETS = ("ped2",)   # datasets whose memory-size figure the paper shows
-
-
-class MetricsError(ValueError):
-    pass
+# What a dataset's results may be stood in for by (labelled as an approximation), its primary metric
+# and whether the paper shows its memory-size figure: the registry's (memae.datasets).
 
 
 def load_reported(path: Path) -> dict:
     doc = yaml.safe_load(Path(path).read_text())
     for t in doc["tables"]:
+        for ds in t["datasets"]:
+            if ds not in dataset_modules.SPECS:
+                raise MetricsError(f"{path}: table {t['id']} names dataset {ds!r}, which the registry "
+                                   f"(memae/datasets.py) does not hold; registered: {', '.join(dataset_modules.SPECS)}")
         for variant in t["cells"]:
             if variant not in VARIANTS:
                 raise MetricsError(f"{path}: table {t['id']} names unknown variant {variant!r}")
@@ -42,46 +43,25 @@ def load_reported(path: Path) -> dict:
     return doc
 
 
-def _is_num(x, none_ok: bool = False) -> bool:
-    return (x is None and none_ok) or (isinstance(x, Real) and not isinstance(x, bool))
-
-
-def load_metrics(path: Path) -> dict:
-    """A results/<dataset>/metrics.json written by `memae aggregate`, checked for the shape the
-    report reads."""
-    try:
-        m = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise MetricsError(f"{path}: cannot read metrics ({e})") from None
-    ok = (isinstance(m, dict) and isinstance(m.get("variants"), dict)
-          and isinstance(m.get("splits"), list) and isinstance(m.get("seeds"), list)
-          and all(isinstance(v, dict) and all(
-              isinstance(s, dict) and _is_num(s.get("mean")) and _is_num(s.get("std"), none_ok=True)
-              and isinstance(s.get("n"), int) for s in v.values()) for v in m["variants"].values()))
-    if ok:   # NaN or infinity would render as "nan ± ..." and compare as reproduced: refuse it
-        require_finite({**m["variants"], "per_split": m.get("per_split")}, path, "metric",
-                       "Rerun `memae aggregate` for this dataset; it refuses non-finite run metrics.")
-    if not ok:
-        raise MetricsError(
-            f"{path}: not a metrics file of the expected shape {{\"dataset\", \"profile\", \"splits\": [...], "
-            '"seeds": [...], "variants": {"<variant>": {"<metric>": {"mean": x, "std": y, "n": k}}}}; '
-            "rerun `memae aggregate` for this dataset")
-    m.setdefault("dataset", Path(path).parent.name)
-    return m
+# The one reader of results/<dataset>/metrics.json (memae.results: the schema is checked there).
+load_metrics = results_file.read
 
 
 def known_datasets(reported: dict) -> list[str]:
-    """The datasets of the paper's tables, then any other the pipeline implements."""
-    names = [ds for t in reported["tables"] for ds in t["datasets"]] + list(dataset_modules.MODULES)
+    """The datasets of the paper's tables, then any other the registry holds."""
+    names = [ds for t in reported["tables"] for ds in t["datasets"]] + list(dataset_modules.SPECS)
     return list(dict.fromkeys(names))
 
 
 def load_results(results: Path, names: list[str], selected: list[str]) -> dict[str, dict]:
+    """The metrics of the selected datasets that ran (a "not run" file counts as no results)."""
     metrics = {}
     for ds in names:
-        path = Path(results) / ds / "metrics.json"
+        path = layout.metrics_path(results, ds)
         if ds in selected and path.exists():
-            metrics[ds] = load_metrics(path)
+            m = load_metrics(path)
+            if m["status"] == "run":
+                metrics[ds] = m
     return metrics
 
 
@@ -97,8 +77,7 @@ def verdict(reported: float | None, mean: float | None, tol: float) -> str:
 
 
 def not_run_reason(dataset: str, selected: list[str]) -> str:
-    if dataset not in dataset_modules.MODULES:
-        return "not implemented in this version of the pipeline"
+    """Why a dataset of the tables has no results (load_reported admits registered datasets only)."""
     if dataset not in selected:
         return "not selected in params/pipeline.yaml (datasets)"
     return "no results yet: run the pipeline"
@@ -106,7 +85,7 @@ def not_run_reason(dataset: str, selected: list[str]) -> str:
 
 def results_for(ds: str, metrics: dict[str, dict]) -> tuple[str | None, dict | None]:
     """The results a table column shows: the dataset's own, else a labelled stand-in's."""
-    for name in (ds, STAND_INS.get(ds)):
+    for name in (ds, stand_in(ds)):
         if name in metrics:
             return name, metrics[name]
     return None, None
@@ -144,7 +123,7 @@ def build_tables(reported: dict, metrics: dict[str, dict], selected: list[str]) 
     return tables
 
 
-def summarise(tables: list[dict]) -> dict:
+def count_verdicts(tables: list[dict]) -> dict:
     """Counts of verdicts over every reported number, and the reasons behind the 'not run' ones."""
     cells = [c for t in tables for r in t["rows"] for c in r["cells"] if c["reported"] is not None]
     counts = {k: sum(c["verdict"] == k for c in cells) for k in VERDICTS}
@@ -163,7 +142,7 @@ def main_claim(reported: dict, metrics: dict[str, dict]) -> list[dict]:
         if not set(CLAIM_ORDER) <= set(t["cells"]) or t["id"] == "ablation":
             continue
         for ds in t["datasets"]:
-            metric = PRIMARY_METRIC.get(ds, "auc")
+            metric = primary_metric(ds)
             shown, m = results_for(ds, metrics)
             ours = {v: ((m or {}).get("variants", {}).get(v, {}).get(metric) or {}).get("mean")
                     for v in CLAIM_ORDER}
@@ -229,7 +208,7 @@ def per_class(metrics: dict[str, dict]) -> list[dict]:
     out = []
     for ds, m in metrics.items():
         per = m.get("per_split") or {}
-        metric = PRIMARY_METRIC.get(ds, "auc")
+        metric = primary_metric(ds)
         variants = [v for v in m["variants"] if metric in per.get(v, {})]
         if not variants:
             continue
@@ -300,27 +279,14 @@ def what_moves(results: Path, datasets: list[str], tables: list[dict]) -> list[d
     return out
 
 
-def load_study(path: Path) -> dict:
-    """A results/<dataset>/studies/<study>/metrics.json written by `memae study`, checked."""
-    try:
-        m = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise MetricsError(f"{path}: cannot read study metrics ({e}); rerun `memae study`") from None
-    if not (isinstance(m, dict) and {"description", "metric", "delta", "order_holds", "changes",
-                                     "shortened", "study", "baseline"} <= set(m)):
-        raise MetricsError(f"{path}: not a study metrics file; rerun `memae study` for it")
-    for v, ms in m["delta"].items():
-        for k, d in ms.items():
-            for arm in ("study", "base", "delta"):
-                if not _is_num(d.get(arm)) or d[arm] != d[arm] or abs(d[arm]) == float("inf"):
-                    raise MetricsError(f"{path}: {v} {k} {arm} is {d.get(arm)!r}, not a finite number")
-    return m
+# The one reader of a study's metrics file (memae.results).
+load_study = results_file.read_study
 
 
 def _figure_reason(ds: str, metrics: dict[str, dict], selected: list[str]) -> str:
-    stand_in = STAND_INS.get(ds)
-    if stand_in in metrics:
-        return f"{not_run_reason(ds, selected)}; the {stand_in} results stand in for it, see below"
+    other = stand_in(ds)
+    if other in metrics:
+        return f"{not_run_reason(ds, selected)}; the {other} results stand in for it, see below"
     return not_run_reason(ds, selected)
 
 
@@ -333,10 +299,21 @@ def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], sel
             "dataset": ds, "figures": figures.dataset_figures(results, metrics[ds]) if run else [],
             "not_run": None if run else {"reason": _figure_reason(ds, metrics, selected), "titles": [
                 figures.TITLES[k] for k in figures.figure_kinds(ds)]}})
-        sweep = Path(results) / ds / "sweep" / "metrics.json"
-        if sweep.exists() or (run and ds in SWEEP_DATASETS):
+        sweep = layout.sweep_path(results, ds)
+        paper_sweep = ds in dataset_modules.SPECS and dataset_modules.SPECS[ds].paper_sweep
+        if sweep.exists() or (run and paper_sweep):
             groups[-1]["figures"].append(figures.memory_sweep(sweep, ds))
     return groups
+
+
+def synthetic_data(metrics: dict[str, dict], params_dir: Path) -> bool:
+    """Whether any result shown ran on synthetic data: as each metrics file records it (a file
+    written before that was recorded: as its own profile's pipeline settings say)."""
+    def synthetic(m: dict) -> bool:
+        if m.get("data") is not None:
+            return m["data"] == "synthetic"
+        return bool(load_pipeline(params_dir, m["profile"])["synthetic_data"])
+    return any(synthetic(m) for m in metrics.values())
 
 
 def render(results: Path, reported_path: Path, selected: list[str], out: Path,
@@ -346,7 +323,7 @@ def render(results: Path, reported_path: Path, selected: list[str], out: Path,
     names = known_datasets(reported)
     metrics = load_results(results, names, selected)
     tables = build_tables(reported, metrics, selected)
-    summary = summarise(tables)
+    summary = count_verdicts(tables)
     tabled = {ds for t in reported["tables"] for ds in t["datasets"]}   # the paper's datasets
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined)
@@ -359,7 +336,7 @@ def render(results: Path, reported_path: Path, selected: list[str], out: Path,
         figure_groups=figure_groups(results, [ds for ds in names if ds in metrics or ds in tabled],
                                     metrics, selected),
         prov=provenance.collect(results, metrics, data_root, params_dir),
-        synthetic=load_pipeline(params_dir, profile)["synthetic_data"],
+        synthetic=synthetic_data(metrics, params_dir),
         generated=datetime.datetime.now().isoformat(timespec="seconds"))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ with a baseline that differs from it in that change only:
     shared by every study that shortens alike.
 The main tables never take a study's numbers; the report shows each study's delta.
 
-Layout (torch-free, read by the workflow):
+Layout (memae.layout, torch-free, read by the workflow):
   results/<ds>/studies/<study>/<variant>/<split>/seed<k>/   the study arm's runs
   results/<ds>/studies/base_<digest>/<variant>/...          a shortened baseline's runs
   results/<ds>/studies/<study>/metrics.json                 one study: both arms and the deltas
@@ -24,32 +24,12 @@ from pathlib import Path
 
 from .config import ParamsError, digest, load_params, load_studies, study_params
 from .data.arrays import write_json
+from .datasets import primary_metric
+from .layout import arm_root, base_tag
 
-# The paper's main claim, per dataset: each variant beats the next on the primary metric. The
-# report's main-claim check uses the same order and metric.
+# The paper's main claim, per dataset: each variant beats the next on the primary metric (the
+# registry's, memae.datasets). The report's main-claim check uses the same order and metric.
 CLAIM_ORDER = ("memae", "memae_nonspar", "ae")
-PRIMARY_METRIC = {"kddcup99": "f1"}   # auc elsewhere
-
-
-def _fewer_seeds_only(base: dict, params: dict) -> bool:
-    """Whether `base` is `params` running a subset of its seeds and nothing else changed: its runs
-    are then main runs (a run's settings do not depend on which other seeds run)."""
-    if not set(base["protocol"]["seeds"]) <= set(params["protocol"]["seeds"]):
-        return False
-    drop = lambda p: {**p, "protocol": {k: v for k, v in p["protocol"].items() if k != "seeds"}}
-    return drop(base) == drop(params)
-
-
-def base_tag(study: dict, params: dict) -> str | None:
-    """The folder of a study's baseline runs: None when the baseline is (a subset of) the main runs:
-    no `shorten`, one that changes nothing under this profile (seeds [0] when the profile runs seed
-    0 only), or one that only drops seeds (seeds [0] of the paper profile's [0, 1, 2]: the main
-    runs of seed 0, not a second training of the same settings). A shortening that changes
-    anything else (e.g. fewer epochs) trains its own baseline runs."""
-    base = study_params(params, study, "base")
-    if base == params or _fewer_seeds_only(base, params):
-        return None
-    return f"base_{digest(study['shorten'])[:8]}"
 
 
 def describe_baseline(dataset: str, tag: str | None, base: dict, params: dict) -> str:
@@ -60,11 +40,6 @@ def describe_baseline(dataset: str, tag: str | None, base: dict, params: dict) -
     if seeds == params["protocol"]["seeds"]:
         return "the main runs"
     return f"the main runs of seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
-
-
-def arm_root(results: Path, dataset: str, tag: str | None) -> Path:
-    """Where one arm's runs live: the main runs for tag None, else results/<ds>/studies/<tag>."""
-    return Path(results) / dataset if tag is None else Path(results) / dataset / "studies" / tag
 
 
 def resolve_tag(dataset: str, tag: str, profile: str, params_dir: Path = Path("params")) -> dict:
@@ -138,7 +113,7 @@ def ordered(values: dict) -> bool | None:
 def compare_arms(dataset: str, study: dict, base: dict) -> dict:
     """Per variant and metric: study mean, baseline mean and their delta; and whether
     memae > memae_nonspar > ae holds on the primary metric in each arm."""
-    metric = PRIMARY_METRIC.get(dataset, "auc")
+    metric = primary_metric(dataset)
     delta = {}
     for variant, stats in study["variants"].items():
         b = base["variants"].get(variant)

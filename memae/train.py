@@ -2,9 +2,7 @@
 resumable, deterministic on CPU, bf16 autocast on CUDA."""
 from __future__ import annotations
 
-import copy
 import os
-import re
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from .device import autocast, describe, set_memory_format, setup
 from .memory import entropy
 from .models import MemoryParams, ModelParams, build_model
 from .runfile import load_run_file
-from .variants import Variant, get_variant
+from .variants import Variant
 
 
 class TrainingError(RuntimeError):
@@ -37,48 +35,9 @@ def loss_terms(net, x: torch.Tensor, variant: Variant, loss_params: dict):
     return total, recon
 
 
-SWEEP_NAME = re.compile(r"^(?P<variant>[a-z0-9_]+?)_n(?P<num_items>\d+)$")
-
-
-def sweep_name(variant: str, num_items: int) -> str:
-    """Run name of a memory-size sweep point, e.g. memae_n500."""
-    return f"{variant}_n{num_items}"
-
-
-def resolve_variant(name: str, params: dict) -> tuple[Variant, dict]:
-    """A variant name, or a sweep point `<variant>_n<N>`: the variant with memory.num_items = N and
-    lambda scaled to keep lambda * N as in the params (the paper gives lambda in units of 1/N)."""
-    m = SWEEP_NAME.match(name)
-    if not m:
-        return get_variant(name), params
-    n = int(m["num_items"])
-    params = copy.deepcopy(params)
-    mem = params["memory"]
-    mem["shrink_thres"] = mem["shrink_thres"] * mem["num_items"] / n
-    mem["num_items"] = n
-    return get_variant(m["variant"]), params
-
-
-def sweep_points(params: dict) -> list[tuple[int, str]]:
-    """(N, run name) of each point of the memory-size sweep of memae; the params' own N is the
-    memae run itself."""
-    n0 = params["memory"]["num_items"]
-    return [(n, "memae" if n == n0 else sweep_name("memae", n))
-            for n in params["protocol"].get("sweep_num_items", [])]
-
-
-# train.* keys that say how runs are executed, not what they compute (grouped training gives the
-# same result as training alone): left out of a run's config, so they never retrain a run.
-RUNTIME_KEYS = ("group_seeds",)
-
-
-def run_config(dataset: str, variant: str, split: str, seed: int, params: dict) -> dict:
-    """What determines a run's result: changing any of it restarts training from scratch."""
-    keys = ("data", "model", "memory", "loss", "train")
-    params = resolve_variant(variant, params)[1]
-    config = {k: params[k] for k in keys}
-    config["train"] = {k: v for k, v in config["train"].items() if k not in RUNTIME_KEYS}
-    return {"dataset": dataset, "variant": variant, "split": split, "seed": seed, **config}
+# Run names, sweep points and a run's config live in memae.layout (torch-free, read by the
+# workflow); imported here for the training code below.
+from .layout import RUNTIME_KEYS, SWEEP_NAME, resolve_variant, run_config, sweep_name, sweep_points  # noqa: E402,F401
 
 
 def _code_state() -> dict:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from memae.aggregate import summarise
+from memae.aggregate import mean_std
 from memae.protocols import ScoreTable, oneclass, records
 
 PARAMS = {"eval": {"threshold_top_fraction": 0.2}}
@@ -39,9 +39,9 @@ def test_top_fraction_threshold_precision_recall_f1_by_hand():
 
 
 def test_summary_uses_sample_std_and_none_for_one_seed():
-    s = summarise([0.9, 0.92, 0.94])
+    s = mean_std([0.9, 0.92, 0.94])
     assert s["mean"] == pytest.approx(0.92) and s["std"] == pytest.approx(0.02) and s["n"] == 3
-    assert summarise([0.5]) == {"mean": 0.5, "std": None, "n": 1}
+    assert mean_std([0.5]) == {"mean": 0.5, "std": None, "n": 1}
 
 
 def test_oneclass_test_set_has_the_requested_anomaly_share(tmp_path):

@@ -1,6 +1,7 @@
 """Fetching raw files: local mirror first, then each URL in turn; resumable, verified, atomic.
 
-A file is written to `<name>.part`, verified against the table in memae.data.sources, then renamed.
+A file is written to `<name>.part`, verified against the dataset's files in the registry
+(memae.datasets), then renamed; its stamp (memae.layout.stamp_name) records the verified hash.
 A partial `.part` is resumed with an HTTP Range request. A download whose checksum is wrong is kept
 as `<name>.rejected` for inspection and the next source is tried; a good file already in place is
 never touched. `MEMAE_MIRROR=<folder>` makes fetch look first in `<folder>/<dataset>/<file>`.
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .sources import SOURCES, RemoteFile
+from ..datasets import SPECS, RemoteFile
+from ..layout import stamp_path
 
 CHUNK = 1 << 20
 RETRIES_PER_URL = 3
@@ -50,7 +52,7 @@ def actual_hash(path: Path, rf: RemoteFile) -> str:
 
 
 def _stamp_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.verified")
+    return stamp_path(target.parent, target.name)
 
 
 def _stamp_ok(target: Path, rf: RemoteFile) -> bool:
@@ -156,7 +158,7 @@ def check_stamps(dataset: str, raw: Path, published: bool = True) -> None:
     file is hashed again and compared with its `.<file>.verified` stamp (and, for published data,
     the stamp with the checksum table): a file swapped or edited after fetch is an error naming it."""
     raw = Path(raw)
-    for rf in SOURCES.get(dataset, ()):
+    for rf in (SPECS[dataset].files if dataset in SPECS else ()):
         target, stamp = raw / rf.name, _stamp_path(raw / rf.name)
         fetch_cmd = f"memae fetch {dataset} --dest {raw}"
         if not target.is_file():
@@ -185,8 +187,9 @@ def fetch(dataset: str, dest: Path, files: tuple[RemoteFile, ...] | None = None,
           mirror: Path | None = None) -> list[Path]:
     """Fetch every file of a dataset into dest (the dataset's raw folder)."""
     if files is None:
-        if dataset not in SOURCES:
-            raise FetchError(f"no sources known for dataset {dataset!r}; known: {', '.join(SOURCES)}")
-        files = SOURCES[dataset]
+        if dataset not in SPECS or not SPECS[dataset].files:
+            known = [name for name, s in SPECS.items() if s.files]
+            raise FetchError(f"no sources known for dataset {dataset!r}; known: {', '.join(known)}")
+        files = SPECS[dataset].files
     mirror = mirror if mirror is not None else mirror_dir(dataset)
     return [fetch_file(rf, Path(dest), mirror) for rf in tqdm(files, desc=f"fetch {dataset}", unit="file")]

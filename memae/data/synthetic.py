@@ -1,6 +1,7 @@
 """Small synthetic datasets in the real on-disk formats, for the `smoke` profile and the tests.
 
-make_mirror(dataset, folder) writes the dataset's raw files into folder/<dataset>/ exactly as the
+make_mirror(dataset, folder) runs the dataset's generator (memae.datasets: its spec's `synthetic`,
+a function here) and writes the dataset's raw files into folder/<dataset>/ exactly as the
 publisher ships them (gzip'd IDX for MNIST, gzip'd CSV for KDDCUP99, CIFAR-10 binary records in a
 tar.gz, the CIFAR-10 JPEG folder tree, and the video archives: Ped2 .tif frames with .bmp masks and
 UCSDped2.m, Avenue .avi videos with volLabel .mat files, ShanghaiTech .avi training videos with .jpg
@@ -29,7 +30,8 @@ from PIL import Image
 from .cifar10 import BATCHES, CLASSES, FOLDER
 from .fetch import file_sha256
 from .kddcup99 import COLUMNS, SYMBOLIC
-from .sources import RemoteFile
+from .. import datasets
+from ..datasets import RemoteFile
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -55,7 +57,7 @@ def digit_like(labels: np.ndarray, rng: np.random.Generator, size: int = 28) -> 
     return out
 
 
-def _mnist(folder: Path, rng: np.random.Generator, size: dict) -> None:
+def mnist_files(folder: Path, rng: np.random.Generator, size: dict) -> None:
     for prefix, n in (("train", size["train_per_class"]), ("t10k", size["test_per_class"])):
         labels = np.repeat(np.arange(10, dtype=np.uint8), n)
         labels = labels[rng.permutation(len(labels))]
@@ -63,7 +65,7 @@ def _mnist(folder: Path, rng: np.random.Generator, size: dict) -> None:
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
 
 
-def _kddcup99(folder: Path, rng: np.random.Generator, size: dict) -> None:
+def kddcup99_files(folder: Path, rng: np.random.Generator, size: dict) -> None:
     """Attack records (the model's normal data) lie on a smooth curve: every field, numeric and
     symbolic, is a function of one hidden value t per record. The "normal." records (~20%, the
     anomalies here) draw each field's hidden value independently, so every field has the same
@@ -127,7 +129,7 @@ def _labels(n_per_class: int, rng: np.random.Generator) -> np.ndarray:
     return labels[rng.permutation(len(labels))]
 
 
-def _cifar10(folder: Path, rng: np.random.Generator, size: dict) -> None:
+def cifar10_files(folder: Path, rng: np.random.Generator, size: dict) -> None:
     """cifar-10-binary.tar.gz: records of 1 label byte + R, G, B planes, in 5 training batches + 1 test."""
     with tarfile.open(folder / "cifar-10-binary.tar.gz", "w:gz") as tf:
         _add(tf, f"{FOLDER}/batches.meta.txt", ("\n".join(CLASSES) + "\n").encode())
@@ -139,7 +141,7 @@ def _cifar10(folder: Path, rng: np.random.Generator, size: dict) -> None:
                 _add(tf, f"{FOLDER}/{name}", np.hstack([labels[part, None], planes]).tobytes())
 
 
-def _cifar10_jpeg(folder: Path, rng: np.random.Generator, size: dict) -> None:
+def cifar10_jpeg_files(folder: Path, rng: np.random.Generator, size: dict) -> None:
     """cifar10-jpeg.tar.gz: {train,test}/<class>/NNNN.jpg at JPEG quality 75, like the shared copy."""
     with tarfile.open(folder / "cifar10-jpeg.tar.gz", "w:gz") as tf:
         for split in ("train", "test"):
@@ -207,7 +209,7 @@ def _videos(size: dict, rng: np.random.Generator):
             yield (split, i, *made[key])
 
 
-def _ped2(folder: Path, rng: np.random.Generator, size: dict) -> None:
+def ped2_files(folder: Path, rng: np.random.Generator, size: dict) -> None:
     """UCSD_Anomaly_Dataset.tar.gz: Ped2 .tif frames, TestNNN_gt/*.bmp masks, Test/UCSDped2.m
     (and a stray Ped1 frame and macOS junk files, which preparation must ignore)."""
     top = "UCSD_Anomaly_Dataset.v1p2"
@@ -229,7 +231,7 @@ def _ped2(folder: Path, rng: np.random.Generator, size: dict) -> None:
         _add(tf, f"{root}/Test/UCSDped2.m", m_file.encode())
 
 
-def _avenue(folder: Path, rng: np.random.Generator, size: dict) -> None:
+def avenue_files(folder: Path, rng: np.random.Generator, size: dict) -> None:
     """Avenue_Dataset.zip (training_videos/NN.avi, testing_videos/NN.avi) and ground_truth_demo.zip
     (testing_label_mask/N_label.mat with a 1 x N cell volLabel of masks)."""
     with tempfile.TemporaryDirectory() as tmp, \
@@ -248,7 +250,7 @@ def _avenue(folder: Path, rng: np.random.Generator, size: dict) -> None:
                 gt.write(mat, f"ground_truth_demo/testing_label_mask/{mat.name}")
 
 
-def _shanghaitech(folder: Path, rng: np.random.Generator, size: dict) -> None:
+def shanghaitech_files(folder: Path, rng: np.random.Generator, size: dict) -> None:
     """shanghaitech.tar.gz: training/videos/SS_VVV.avi, testing/frames/SS_VVVV/NNN.jpg and
     testing/test_frame_mask/SS_VVVV.npy."""
     with tempfile.TemporaryDirectory() as tmp, \
@@ -268,16 +270,10 @@ def _shanghaitech(folder: Path, rng: np.random.Generator, size: dict) -> None:
             _add(tf, f"shanghaitech/testing/test_frame_mask/{name}.npy", buf.getvalue())
 
 
-GENERATORS = {"mnist": (_mnist, True), "kddcup99": (_kddcup99, False), "cifar10": (_cifar10, False),
-              "cifar10_jpeg": (_cifar10_jpeg, False), "ped2": (_ped2, False), "avenue": (_avenue, False),
-              "shanghaitech": (_shanghaitech, False)}
-
-
 def make_mirror(dataset: str, root: Path, size: dict, seed: int = 0) -> tuple[RemoteFile, ...]:
     """Write synthetic raw files under root/<dataset>/ and return their checksum table."""
-    if dataset not in GENERATORS:
-        raise ValueError(f"no synthetic generator for {dataset!r}; have {', '.join(GENERATORS)}")
-    make, content_hash = GENERATORS[dataset]
+    spec = datasets.spec(dataset)
+    make, content_hash = spec.generator(), spec.content_hash
     folder = Path(root) / dataset
     folder.mkdir(parents=True, exist_ok=True)
     make(folder, np.random.default_rng(seed), size)

@@ -1,23 +1,27 @@
 # Loads and validates params at start-up (an unknown key or a wrong type stops here, naming the
 # file and the key) and builds the target lists.
-import json
+# Parse time imports only torch-free, matplotlib-free modules: the registry, params and the layout.
 import os
 import sys
 from pathlib import Path
 
-import torch
-
-from memae.aggregate import run_dir
+from memae import datasets as registry
 from memae.config import ParamsError, digest, load_params, load_pipeline
-from memae.data.sources import SOURCES
-from memae.train import run_config, sweep_points
+from memae.layout import (fetch_stamps, metrics_path, run_config, run_dir, run_pattern, settings_path,
+                          study_path, sweep_path, sweep_points)
 
 unknown = set(config) - {"profile", "datasets", "studies"}
 if unknown:
     sys.exit(f"unknown --config key(s): {', '.join(sorted(unknown))} "
              "(only 'profile', 'datasets' and 'studies' are read)")
-# Every dataset that has a params file; the profile selects which of them run.
-ALL_DATASETS = sorted(p.stem for p in Path("params").glob("*.yaml") if p.stem not in ("pipeline", "reported"))
+# Every dataset of the registry that the workflow runs (memae/datasets.py); the profile selects
+# which of them run. Each needs its params file.
+ALL_DATASETS = sorted(registry.WORKFLOW_DATASETS)
+_missing = [ds for ds in ALL_DATASETS if not Path("params", f"{ds}.yaml").is_file()]
+if _missing:
+    sys.exit("params error: dataset(s) " + ", ".join(_missing) + " are registered in memae/datasets.py but have "
+             "no params file: add " + ", ".join(f"params/{ds}.yaml" for ds in _missing) + " (README, "
+             "\"Adding a dataset\"), or register them with workflow=False")
 try:
     PIPE = load_pipeline("params", config.get("profile"))
     PROFILE = PIPE["profile"]
@@ -47,17 +51,20 @@ UNSELECTED = [ds for ds in ALL_DATASETS if ds not in DATASETS]
 DATA = PIPE["data_root"]
 RESULTS = PIPE["results_root"]
 SYNTHETIC = "--synthetic" if PIPE["synthetic_data"] else ""
-# Training and scoring jobs hold one GPU each where CUDA is present (all use the first GPU; the
-# profiles cap how many run at once); on a CPU-only machine they ask for none.
-GPU = 1 if torch.cuda.is_available() else 0
+# Training and scoring jobs hold one GPU each where the run declares GPUs (`resources: gpu: N`, set
+# by the profile workflow/profiles/gpu, or --resources gpu=N; all jobs use the first GPU, and the
+# total caps how many run at once); otherwise (workflow/profiles/default, a CPU-only machine) they
+# ask for none. Nothing imports torch to find out: the profile says so.
+_declared = workflow.global_resources.get("gpu")
+GPU = 1 if int(getattr(_declared, "value", _declared) or 0) > 0 else 0
 # Datasets whose training and scoring need more memory on a cluster (resources: mem_mb).
-VIDEO_DATASETS = ("ped2", "avenue", "shanghaitech")
+VIDEO_DATASETS = registry.of_kind("video")
 
 
 def gpus(wildcards):
-    """GPUs a training or scoring job declares: one where CUDA is visible here, and one under a
-    cluster executor (--executor slurm), whose submit host rarely has a GPU. On a cluster without
-    GPUs: --set-resources train:gpu=0 evaluate:gpu=0."""
+    """GPUs a training or scoring job declares: one where the run declares GPUs (the gpu profile),
+    and one under a cluster executor (--executor slurm), whose submit host rarely has a GPU. On a
+    cluster without GPUs: --set-resources train:gpu=0 evaluate:gpu=0."""
     ex = workflow.executor_plugin
     return 1 if GPU or (ex is not None and not ex.common_settings.local_exec) else 0
 
@@ -79,7 +86,7 @@ def runs(ds):
 
 def sweep_target(ds):
     """results/<ds>/sweep/metrics.json when the dataset has a memory-size sweep, else nothing."""
-    return [f"{RESULTS}/{ds}/sweep/metrics.json"] if PARAMS[ds]["protocol"].get("sweep_num_items") else []
+    return [str(sweep_path(RESULTS, ds))] if PARAMS[ds]["protocol"].get("sweep_num_items") else []
 
 
 def run_files(ds, name):

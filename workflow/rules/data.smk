@@ -1,12 +1,12 @@
 # fetch (download or copy from $MEMAE_MIRROR, verify) -> data/raw/<dataset>/
 # prepare (decode once into compact arrays)           -> data/prepared/<dataset>/
-# A fetch job's outputs are the `.<file>.verified` stamps that memae fetch writes beside each
+# A fetch job's outputs are the `.<file>.verified` stamps (memae.layout.stamp_name) that memae fetch writes beside each
 # verified file, not the files themselves: Snakemake deletes a job's outputs before it runs and
 # when it fails, and a good raw file (downloaded, or placed by hand) must never be deleted.
 
 
 def verified_stamps(ds):
-    return [f"{DATA}/raw/{ds}/.{rf.name}.verified" for rf in SOURCES[ds]]
+    return fetch_stamps(DATA, ds)   # memae.layout: the stamp names, from the registry's files
 
 
 for _ds in DATASETS:

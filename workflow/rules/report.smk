@@ -1,7 +1,6 @@
 # The HTML report: the paper's tables, reported vs reproduced, with protocols, figures (drawn from
 # each run's scores and training log, and the MemAE models of image datasets) and provenance.
 # reports/reproduction/ holds the same file for `snakemake --report` (a directory with an htmlindex).
-from memae.figures import IMAGE_DATASETS
 
 
 def per_run(name, datasets=None, variant=None):
@@ -15,15 +14,15 @@ def per_run(name, datasets=None, variant=None):
 
 rule report:
     input:
-        metrics=expand(f"{RESULTS}/{{dataset}}/metrics.json", dataset=DATASETS),
+        metrics=expand(str(metrics_path(RESULTS, "{dataset}")), dataset=DATASETS),
         run_metrics=per_run("metrics.json"),
         scores=per_run("scores.npz"),
         train_logs=per_run("train_log.json"),
         prototypes=per_run(
-            "model.pt", [ds for ds in DATASETS if ds in IMAGE_DATASETS], "memae"
+            "model.pt", [ds for ds in DATASETS if "prototypes" in registry.figure_kinds(ds)], "memae"
         ),
         sweeps=[f for ds in DATASETS for f in sweep_target(ds)],
-        studies=[f"{RESULTS}/{ds}/studies/{s}/metrics.json" for ds, names in STUDIES.items() for s in names],
+        studies=[str(study_path(RESULTS, ds, s)) for ds, names in STUDIES.items() for s in names],
         params=expand("params/{dataset}.yaml", dataset=DATASETS),
         reported="params/reported.yaml",
         template="memae/templates/index.html.j2",

@@ -5,8 +5,11 @@
 # A study's runs train and score like the main ones (same memae commands, with --study TAG), so a
 # study reruns exactly when its own settings change. results/<ds>/studies/metrics.json summarises
 # the dataset's selected studies (a "not run" file when none is), so each DVC stage has its metrics.
+import functools
+
 from memae.config import load_studies, study_params
-from memae.studies import base_tag, select as select_studies
+from memae.layout import base_tag
+from memae.studies import select as select_studies
 
 try:
     _spec = config.get("studies", PIPE.get("studies") or [])
@@ -19,9 +22,10 @@ wildcard_constraints:
     study="[a-z0-9_]+",
     tag="[a-z0-9_]+",
 
-STUDY_RUN = RESULTS + "/{dataset}/studies/{tag}/{variant}/{split}/seed{seed}"
+STUDY_RUN = run_pattern(RESULTS, "{tag}")   # memae.layout: RESULTS/{dataset}/studies/{tag}/{variant}/{split}/seed{seed}
 
 
+@functools.cache   # one merge per arm, not one per job (read only by the callers)
 def tag_params(ds, tag):
     """The settings of the runs under results/<ds>/studies/<tag>: a study arm or a shared
     shortened baseline."""
@@ -35,7 +39,7 @@ def tag_params(ds, tag):
 def tag_runs(ds, tag, name):
     """Files `name` of every run of one arm (a study arm or a shortened baseline)."""
     p = tag_params(ds, tag)["protocol"]
-    return [f"{RESULTS}/{ds}/studies/{tag}/{v}/{s}/seed{k}/{name}"
+    return [str(run_dir(RESULTS, ds, v, s, k, tag) / name)
             for v in p["variants"] for s in p["splits"] for k in p["seeds"]]
 
 
@@ -47,7 +51,7 @@ def base_runs(ds, study, name):
     if tag is not None:
         return tag_runs(ds, tag, name)
     p = study_params(PARAMS[ds], spec, "base")["protocol"]
-    return [f"{RESULTS}/{ds}/{v}/{s}/seed{k}/{name}"
+    return [str(run_dir(RESULTS, ds, v, s, k) / name)
             for v in p["variants"] for s in p["splits"] for k in p["seeds"]]
 
 
@@ -110,7 +114,7 @@ rule study:
         study=lambda w: tag_runs(w.dataset, w.study, "metrics.json"),
         base=lambda w: base_runs(w.dataset, w.study, "metrics.json"),
     output:
-        f"{RESULTS}/{{dataset}}/studies/{{study}}/metrics.json",
+        str(study_path(RESULTS, "{dataset}", "{study}")),
     params:
         settings=lambda w: digest([STUDY_SPECS[w.dataset][w.study], PARAMS[w.dataset]]),
     log:
@@ -123,9 +127,9 @@ rule study:
 
 rule studies:
     input:
-        lambda w: [f"{RESULTS}/{w.dataset}/studies/{s}/metrics.json" for s in STUDIES.get(w.dataset, [])],
+        lambda w: [str(study_path(RESULTS, w.dataset, s)) for s in STUDIES.get(w.dataset, [])],
     output:
-        f"{RESULTS}/{{dataset}}/studies/metrics.json",
+        str(study_path(RESULTS, "{dataset}")),
     params:
         names=lambda w: " ".join(STUDIES.get(w.dataset, [])),
         settings=lambda w: digest([STUDIES.get(w.dataset, []), PROFILE]),

@@ -5,7 +5,7 @@
 # final target: it also waits for the sweep, so the dataset's DVC stage and the report cover it.
 # train and evaluate hold a GPU where one is present (resources: gpu, capped in the profiles).
 
-RUN = RESULTS + "/{dataset}/{variant}/{split}/seed{seed}"
+RUN = run_pattern(RESULTS)   # memae.layout: RESULTS/{dataset}/{variant}/{split}/seed{seed}
 
 
 rule train:
@@ -61,7 +61,7 @@ for _ds in GROUPED:
             input:
                 f"{DATA}/prepared/{_ds}/summary.json",
             output:
-                [f"{RESULTS}/{_ds}/{{variant}}/{_split}/seed{k}/{f}" for k in _seeds
+                [str(run_dir(RESULTS, _ds, "{variant}", _split, k) / f) for k in _seeds
                  for f in ("model.pt", "train_log.json")],
             params:
                 settings=group_digest(_ds, _split, _seeds),
@@ -117,10 +117,10 @@ rule aggregate:
         runs=lambda w: run_files(w.dataset, "metrics.json"),
         sweep=lambda w: sweep_target(w.dataset),
     output:
-        metrics=f"{RESULTS}/{{dataset}}/metrics.json",
+        metrics=str(metrics_path(RESULTS, "{dataset}")),
         # The settings that ran (the profile's overlay applied), beside the metrics: dvc exp show
         # and dvc metrics diff show them next to the numbers they produced.
-        settings=f"{RESULTS}/{{dataset}}/params.json",
+        settings=str(settings_path(RESULTS, "{dataset}")),
     params:
         settings=lambda w: digest(PARAMS[w.dataset]),
     log:
@@ -138,7 +138,7 @@ rule sweep:
     input:
         lambda w: run_files(w.dataset, "metrics.json"),
     output:
-        f"{RESULTS}/{{dataset}}/sweep/metrics.json",
+        str(sweep_path(RESULTS, "{dataset}")),
     params:
         settings=lambda w: digest(PARAMS[w.dataset]),
     log:
@@ -157,14 +157,15 @@ if UNSELECTED:
         wildcard_constraints:
             dataset="|".join(UNSELECTED),
         output:
-            f"{RESULTS}/{{dataset}}/metrics.json",
-            f"{RESULTS}/{{dataset}}/params.json",
+            str(metrics_path(RESULTS, "{dataset}")),
+            str(settings_path(RESULTS, "{dataset}")),
         params:
             profile=PROFILE,
         run:
-            Path(output[0]).write_text(json.dumps({
-                "dataset": wildcards.dataset, "profile": PROFILE, "status": "not run",
-                "reason": f"not selected for profile {PROFILE} (params/pipeline.yaml datasets)",
-                "variants": {}}, indent=2) + "\n")
-            Path(output[1]).write_text(json.dumps({
-                "dataset": wildcards.dataset, "profile": PROFILE, "status": "not run"}, indent=2) + "\n")
+            # the one writer of metrics files (memae.results), which checks their shape
+            from memae import results
+            from memae.data.arrays import write_json
+
+            results.write(output[0], results.not_run(
+                wildcards.dataset, PROFILE, f"not selected for profile {PROFILE} (params/pipeline.yaml datasets)"))
+            write_json(output[1], {"dataset": wildcards.dataset, "profile": PROFILE, "status": "not run"})

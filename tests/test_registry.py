@@ -1,0 +1,162 @@
+"""One registry (memae/datasets.py) from which every list of datasets derives, and one torch-free
+layout (memae/layout.py) that the workflow reads at parse time."""
+import ast
+import inspect
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+import memae
+from memae import cli, datasets, layout
+from memae.data import sources, synthetic
+
+from .conftest import REPO, venv_bin
+
+PACKAGE = Path(memae.__file__).resolve().parent
+
+
+# --- the registry ---------------------------------------------------------------------------------
+
+def test_every_params_file_is_a_registered_dataset_and_back():
+    files = {p.stem for p in (REPO / "params").glob("*.yaml")} - {"pipeline", "reported"}
+    assert files == set(datasets.WORKFLOW_DATASETS)
+    assert "imagefolder" in datasets.SPECS and "imagefolder" not in datasets.WORKFLOW_DATASETS
+
+
+def test_the_paper_tables_name_the_datasets_whose_spec_names_them():
+    reported = yaml.safe_load((REPO / "params/reported.yaml").read_text())
+    by_table = {t["id"]: set(t["datasets"]) for t in reported["tables"]}
+    from_specs: dict[str, set] = {}
+    for name, s in datasets.SPECS.items():
+        for t in s.tables:
+            from_specs.setdefault(t, set()).add(name)
+    assert from_specs == by_table
+
+
+def test_what_used_to_be_separate_lists_comes_from_the_specs():
+    assert datasets.primary_metric("kddcup99") == "f1" and datasets.primary_metric("mnist") == "auc"
+    assert datasets.stand_in("cifar10") == "cifar10_jpeg" and datasets.stand_in("mnist") is None
+    assert [n for n, s in datasets.SPECS.items() if s.paper_sweep] == ["ped2"]
+    assert set(datasets.of_kind("video")) == {"ped2", "avenue", "shanghaitech"}
+    assert datasets.figure_kinds("ped2") == ("roc", "loss", "regularity")
+    assert datasets.figure_kinds("cifar10_jpeg") == ("roc", "loss", "prototypes")
+    assert datasets.figure_kinds("kddcup99") == ("roc", "loss")
+
+
+def test_files_synthetic_generators_and_cli_choices_derive_from_the_registry():
+    assert sources.SOURCES == {n: s.files for n, s in datasets.SPECS.items() if s.files}
+    assert sources.SOURCES["mnist"][0].name == "train-images-idx3-ubyte.gz"
+    for name in datasets.synthetic_names():
+        assert inspect.isfunction(datasets.spec(name).generator()), name
+    assert datasets.spec("mnist").content_hash and not datasets.spec("kddcup99").content_hash
+    assert not hasattr(synthetic, "GENERATORS")
+    with pytest.raises(ValueError, match="no synthetic generator for 'imagefolder'"):
+        synthetic.make_mirror("imagefolder", Path("unused"), {})
+    assert cli.DATASETS == tuple(datasets.SPECS)
+    assert set(cli.FETCHED) == set(sources.SOURCES)
+
+
+def test_no_module_keeps_its_own_list_of_dataset_names():
+    # a tuple, list or set literal of two or more registered names outside the registry is a list
+    names = set(datasets.SPECS)
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "datasets.py" and path.parent == PACKAGE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                strs = {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+                if len(strs & names) >= 2:
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+            if isinstance(node, ast.Dict):
+                keys = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+                if len(keys & names) >= 1 and len(keys) == len(node.keys) and keys <= names:
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    smk = [f"{p.name}:{i}" for p in (REPO / "workflow").rglob("*.smk")
+           for i, line in enumerate(p.read_text().splitlines(), 1)
+           if len(set(re.findall(r"\"(\w+)\"", line)) & names) >= 2]
+    assert not found and not smk, found + smk
+
+
+def test_summarise_has_one_meaning_per_name():
+    # over seeds (aggregate.mean_std), verdict counts (report.count_verdicts), the studies' summary
+    # file (studies.summarise_studies): no bare `summarise` left meaning either
+    defined = [f"{p.relative_to(PACKAGE)}" for p in PACKAGE.rglob("*.py")
+               for node in ast.parse(p.read_text()).body
+               if isinstance(node, ast.FunctionDef) and node.name == "summarise"]
+    assert defined == []
+    from memae import aggregate, report
+    assert aggregate.mean_std([1.0, 3.0])["mean"] == 2.0
+    assert callable(report.count_verdicts)
+
+
+# --- the layout -----------------------------------------------------------------------------------
+
+def test_layout_paths_are_the_pipeline_s_paths():
+    assert layout.run_dir("results", "mnist", "memae", "class3", 2) == Path("results/mnist/memae/class3/seed2")
+    assert (layout.run_dir("results", "kddcup99", "ae", "all", 0, "code256")
+            == Path("results/kddcup99/studies/code256/ae/all/seed0"))
+    assert layout.run_pattern("results") == "results/{dataset}/{variant}/{split}/seed{seed}"
+    assert layout.stamp_name("kddcup.data_10_percent.gz") == ".kddcup.data_10_percent.gz.verified"
+    assert layout.fetch_stamps("data", "avenue") == ["data/raw/avenue/.Avenue_Dataset.zip.verified",
+                                                     "data/raw/avenue/.ground_truth_demo.zip.verified"]
+    assert layout.study_path("results", "mnist") == Path("results/mnist/studies/metrics.json")
+    assert layout.sweep_name("memae", 500) == "memae_n500"
+
+
+def test_fetch_writes_the_stamp_the_workflow_waits_for(tmp_path):
+    from memae.data import fetch
+    table = synthetic.make_mirror("kddcup99", tmp_path / "mirror", {"records": 50})
+    fetch.fetch("kddcup99", layout.raw_dir(tmp_path, "kddcup99"), files=table, mirror=tmp_path / "mirror" / "kddcup99")
+    expected = layout.fetch_stamps(tmp_path, "kddcup99")
+    assert [Path(p).exists() for p in expected] == [True]
+
+
+def test_the_training_stack_keeps_the_run_config_of_the_layout():
+    from memae import train
+    assert train.run_config is layout.run_config and train.sweep_points is layout.sweep_points
+
+
+# --- the workflow at parse time -------------------------------------------------------------------
+
+def _copy_workflow(root: Path) -> None:
+    for rel in ("workflow", "params", "memae/templates"):
+        shutil.copytree(REPO / rel, root / rel)
+
+
+def _dry_run(root: Path, *args: str, poison: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{venv_bin()}:{os.environ['PATH']}"}
+    env.pop("MEMAE_MIRROR", None)
+    if poison is not None:   # torch and matplotlib that fail on import, first on the path
+        for mod in ("torch", "matplotlib"):
+            (poison / mod).mkdir(parents=True, exist_ok=True)
+            (poison / mod / "__init__.py").write_text(f"raise ImportError('{mod} imported at parse time')\n")
+        env["PYTHONPATH"] = os.pathsep.join([str(poison), str(REPO)])
+    return subprocess.run(["snakemake", "-n", "--cores", "2", *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_the_workflow_plans_without_torch_or_matplotlib_and_takes_the_gpu_from_the_profile(tmp_path):
+    _copy_workflow(tmp_path)
+    config = ["--config", "profile=smoke", "datasets=[kddcup99,mnist]", "studies=[]"]
+    r = _dry_run(tmp_path, *config, poison=tmp_path / "poison")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    jobs = re.findall(r"rule (train|evaluate|train_group_\w+):.*?resources: ([^\n]*)", r.stdout, re.S)
+    assert jobs and all("gpu=0" in res for _, res in jobs)          # the default profile: no GPU
+    r = _dry_run(tmp_path, "--workflow-profile", "workflow/profiles/gpu", *config, poison=tmp_path / "poison")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    jobs = re.findall(r"rule (train|evaluate|train_group_\w+):.*?resources: ([^\n]*)", r.stdout, re.S)
+    assert jobs and all("gpu=1" in res for _, res in jobs)          # the gpu profile declares one
+
+
+def test_a_registered_dataset_without_params_file_stops_the_workflow_naming_it(tmp_path):
+    _copy_workflow(tmp_path)
+    (tmp_path / "params/avenue.yaml").unlink()
+    r = _dry_run(tmp_path, "--config", "profile=smoke", "datasets=[kddcup99]")
+    assert r.returncode != 0
+    assert "params/avenue.yaml" in r.stderr and "memae/datasets.py" in r.stderr, r.stderr[-2000:]
