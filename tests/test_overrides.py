@@ -57,7 +57,7 @@ def test_dvc_exp_run_set_on_an_overridden_key_fails_and_plain_snakemake_warns(tm
     _set(tmp_path / "params/pipeline.yaml", "\nprofile: paper\n", "\nprofile: smoke\n")
     subprocess.run("git commit -qam smoke", cwd=tmp_path, env=env, shell=True, check=True)
 
-    r = subprocess.run(["dvc", "exp", "run", "kddcup99", "--single-item", "-S",
+    r = subprocess.run(["dvc", "exp", "run", "dataset@kddcup99", "--single-item", "-S",
                         "params/kddcup99.yaml:train.epochs=50"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=600)
     out = r.stdout + r.stderr

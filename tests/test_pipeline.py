@@ -76,11 +76,11 @@ def test_editing_one_dataset_param_reruns_that_dataset_and_the_report_only(proje
     params.write_text(text.replace("  lr: 0.0001\n", "  lr: 0.0002\n", 1))
 
     status = sh("dvc status", root, env)
-    assert "kddcup99" in status and not re.search(r"^mnist:", status, re.M)
+    assert "dataset@kddcup99" in status and not re.search(r"^dataset@mnist:", status, re.M)
     out = sh("dvc repro", root, env)
     ran = set(re.findall(r"Running stage '([^']+)'", out))
     # the KDD studies stage follows params/kddcup99.yaml too (a KDD setting can move its studies)
-    assert ran == {"kddcup99", "studies@kddcup99", "report"}, out
+    assert ran == {"dataset@kddcup99", "studies@kddcup99", "report"}, out
     assert mnist_metrics.stat().st_mtime_ns == before[mnist_metrics]
     assert mnist_model.stat().st_mtime_ns == before[mnist_model]
     assert kdd_model.stat().st_mtime_ns != before[kdd_model]

@@ -160,3 +160,23 @@ def test_a_registered_dataset_without_params_file_stops_the_workflow_naming_it(t
     r = _dry_run(tmp_path, "--config", "profile=smoke", "datasets=[kddcup99]")
     assert r.returncode != 0
     assert "params/avenue.yaml" in r.stderr and "memae/datasets.py" in r.stderr, r.stderr[-2000:]
+
+
+# --- dvc.yaml -------------------------------------------------------------------------------------
+
+def test_dvc_stages_are_one_foreach_over_the_registry_s_datasets():
+    doc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    stages = doc["stages"]
+    items = stages["dataset"]["foreach"]
+    assert set(items) == set(datasets.WORKFLOW_DATASETS)
+    for ds, item in items.items():   # the file a dataset's params start from is tracked too
+        like = yaml.safe_load((REPO / "params" / f"{ds}.yaml").read_text()).get("like", ds)
+        assert item == {"like": like}, ds
+    # no stage copied per dataset: only the foreach stages and the report
+    assert set(stages) == {"dataset", "studies", "report"}
+    with_studies = {ds for ds in datasets.WORKFLOW_DATASETS
+                    if yaml.safe_load((REPO / "params" / f"{ds}.yaml").read_text()).get("studies")}
+    assert set(stages["studies"]["foreach"]) == with_studies
+    deps = set(stages["report"]["deps"])
+    assert {f"results/{ds}/metrics.json" for ds in datasets.WORKFLOW_DATASETS} <= deps
+    assert {f"results/{ds}/studies/metrics.json" for ds in with_studies} <= deps
