@@ -38,6 +38,9 @@ class RemoteFile:
     sha256: str | None = None
     content_sha256: str | None = None
     manual: str | None = None   # instructions when no URL can serve the file
+    # An archive's cap on what it unpacks to (memae.data.archive; about 3-10x the real archive's
+    # size, so a faithful copy always passes and a bomb is stopped long before it fills a disk)
+    max_unpacked_gib: float | None = None
 
     @property
     def expected(self) -> str:
@@ -105,14 +108,15 @@ KDDCUP99_FILES = (
 )
 CIFAR10_FILES = (
     RemoteFile("cifar-10-binary.tar.gz", ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",),
-               sha256="c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"),
+               sha256="c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
+               max_unpacked_gib=1),   # unpacks to 178 MB
 )
 # Not published anywhere: the sha256 of the copy in shared/datasets/cifar10_jpeg (computed there,
 # 19,642,720 bytes). CIFAR-10 re-encoded as JPEG (quality 75) by a third party; results on it are
 # an approximation of CIFAR-10 and labelled "CIFAR-10, JPEG copy".
 CIFAR10_JPEG_FILES = (
     RemoteFile("cifar10-jpeg.tar.gz", (),
-               sha256="8a63a01a3b4f1d66eac4f29e923633cfca53174576a9321cefdff1e5e28358c8",
+               sha256="8a63a01a3b4f1d66eac4f29e923633cfca53174576a9321cefdff1e5e28358c8", max_unpacked_gib=1,
                manual="cifar10-jpeg.tar.gz has no public URL: it is the JPEG copy of CIFAR-10 kept in "
                       "shared/datasets/cifar10_jpeg beside the project; set MEMAE_MIRROR to that "
                       "datasets folder (it holds cifar10_jpeg/cifar10-jpeg.tar.gz)"),
@@ -120,20 +124,24 @@ CIFAR10_JPEG_FILES = (
 PED2_FILES = (
     RemoteFile("UCSD_Anomaly_Dataset.tar.gz",
                ("http://www.svcl.ucsd.edu/projects/anomaly/UCSD_Anomaly_Dataset.tar.gz",),
-               sha256="2329af326951f5097fdd114c50e853957d3e569493a49d22fc082a9fd791915b"),
+               sha256="2329af326951f5097fdd114c50e853957d3e569493a49d22fc082a9fd791915b",
+               max_unpacked_gib=8),   # Ped1 and Ped2 TIFF frames: 0.7 GB, under 2 GB unpacked
 )
 AVENUE_FILES = (
     RemoteFile("Avenue_Dataset.zip",
                ("http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/Avenue_Dataset.zip",),
-               sha256="fc9cb8432a11ca79c18aa180c72524011411b69d3b0ff27c8816e41c0de61531"),
+               sha256="fc9cb8432a11ca79c18aa180c72524011411b69d3b0ff27c8816e41c0de61531",
+               max_unpacked_gib=16),   # AVIs, about 2 GB
     RemoteFile("ground_truth_demo.zip",
                ("http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/ground_truth_demo.zip",),
-               sha256="60fec1728ec8f73a58aad3aeb5729d70a805a47e0b8eb4bf91ab67ef06386d77"),
+               sha256="60fec1728ec8f73a58aad3aeb5729d70a805a47e0b8eb4bf91ab67ef06386d77",
+               max_unpacked_gib=4),
 )
 # The direct mirror (101.32.75.151:8181/dataset/shanghaitech.tar.gz) is dead: no URL is tried.
 SHANGHAITECH_FILES = (
     RemoteFile("shanghaitech.tar.gz", (),
                sha256="c13a827043b259ccf8493c9d9130486872992153a9d714fe229e523cd4c94116",
+               max_unpacked_gib=100,   # training AVIs and test JPEG frames: tens of GB
                manual="ShanghaiTech Campus has no working direct download. Open "
                       "https://svip-lab.github.io/dataset/campus_dataset.html, download "
                       "shanghaitech.tar.gz by hand (OneDrive or BaiduYun link there), and put it in the "

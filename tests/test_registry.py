@@ -61,6 +61,15 @@ def test_files_synthetic_generators_and_cli_choices_derive_from_the_registry():
     assert set(cli.FETCHED) == set(sources.SOURCES)
 
 
+def test_every_archive_a_dataset_downloads_has_its_cap_beside_its_checksum():
+    from memae.data import archive
+    archives = [rf for s in datasets.SPECS.values() for rf in s.files if rf.name.endswith((".tar.gz", ".zip"))]
+    assert len(archives) == 6
+    for rf in archives:
+        assert rf.max_unpacked_gib, rf.name
+        assert archive.limits_for(Path(rf.name)).max_total == rf.max_unpacked_gib * archive.GIB
+
+
 def test_no_module_keeps_its_own_list_of_dataset_names():
     # a tuple, list or set literal of two or more registered names outside the registry is a list
     names = set(datasets.SPECS)

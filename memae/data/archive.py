@@ -29,6 +29,8 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
+from ..datasets import SPECS
+
 
 class ArchiveError(ValueError):
     pass
@@ -45,20 +47,12 @@ class Limits:
     max_ratio: float = 100.0  # uncompressed / compressed, checked once RATIO_FLOOR is passed
 
 
-# Caps per archive, about 3-10x what the real archive unpacks to, so that a faithful copy always
-# passes and a bomb is stopped long before it fills a disk. The real archives are made of media that
+# Caps per archive: each dataset's files in the registry (memae.datasets, RemoteFile.max_unpacked_gib)
+# give theirs, about 3-10x what the real archive unpacks to. The real archives are made of media that
 # hardly compress (AVI, JPEG, TIFF frames, CIFAR-10 bytes): their ratio is 1-3, a bomb's is 1000+.
-# ShanghaiTech (training AVIs + test JPEG frames) is tens of GB; Ped2's archive (Ped1 and Ped2 TIFF
-# frames) is 0.7 GB and unpacks to under 2 GB; Avenue's AVIs are about 2 GB; CIFAR-10 binary
-# unpacks to 178 MB. Any other archive (an image folder, a ground-truth archive) gets DEFAULT.
-LIMITS = {
-    "shanghaitech.tar.gz": Limits(100 * GIB),
-    "UCSD_Anomaly_Dataset.tar.gz": Limits(8 * GIB),
-    "Avenue_Dataset.zip": Limits(16 * GIB),
-    "ground_truth_demo.zip": Limits(4 * GIB),
-    "cifar-10-binary.tar.gz": Limits(1 * GIB),
-    "cifar10-jpeg.tar.gz": Limits(1 * GIB),
-}
+# Any other archive (an image folder, a ground-truth archive) gets DEFAULT.
+LIMITS = {rf.name: Limits(int(rf.max_unpacked_gib * GIB))
+          for spec in SPECS.values() for rf in spec.files if rf.max_unpacked_gib}
 DEFAULT_LIMITS = Limits(32 * GIB)
 RATIO_FLOOR = 256 << 20   # below 256 MB unpacked no ratio is held against an archive (small masks)
 
