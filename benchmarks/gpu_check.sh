@@ -66,5 +66,5 @@ grep -E "Elapsed|Maximum resident" "$OUT/train.err"
 "$PY" -c "import json; m = json.load(open('$OUT/run/metrics.json')); print('eval_s', round(m['eval_s'], 1), 'frames', m['n_test'], 'frames/s', round(m['n_test'] / m['eval_s'], 1))"
 echo "GPU utilisation during training (%, MiB):"; sort -n "$OUT/util.txt" | awk -F, '{print $1}' | tr '\n' ' '; echo
 echo "When the utilisation stays well under 100%, several training jobs can share the GPU:"
-echo "  snakemake --cores all --resources gpu=3 ...   (the default profile allows gpu=1)"
+echo "  snakemake --cores all --workflow-profile workflow/profiles/gpu --resources gpu=3 ...   (the gpu profile declares gpu=1)"
 echo "figures written to $OUT"
