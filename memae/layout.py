@@ -36,6 +36,11 @@ def prepared_dir(data: str | Path, dataset: str) -> Path:
     return Path(data) / "prepared" / dataset
 
 
+def prepared_summary(data: str | Path, dataset: str) -> Path:
+    """The prepare job's output (the Snakemake wildcard "{dataset}" gives its pattern)."""
+    return prepared_dir(data, dataset) / PREPARED_SUMMARY
+
+
 def stamp_name(file_name: str) -> str:
     """The name of the stamp `memae fetch` writes beside a raw file once it is verified."""
     return f".{file_name}.verified"

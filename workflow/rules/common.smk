@@ -7,8 +7,8 @@ from pathlib import Path
 
 from memae import datasets as registry
 from memae.config import ParamsError, digest, load_params, load_pipeline
-from memae.layout import (fetch_stamps, metrics_path, run_config, run_dir, run_pattern, settings_path,
-                          study_path, sweep_path, sweep_points)
+from memae.layout import (fetch_stamps, metrics_path, prepared_summary, run_config, run_dir, run_pattern,
+                          settings_path, study_path, sweep_path, sweep_points)
 
 unknown = set(config) - {"profile", "datasets", "studies"}
 if unknown:

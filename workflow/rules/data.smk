@@ -33,7 +33,7 @@ rule prepare:
     input:
         lambda w: verified_stamps(w.dataset),
     output:
-        f"{DATA}/prepared/{{dataset}}/summary.json",
+        str(prepared_summary(DATA, "{dataset}")),
     params:
         settings=lambda w: digest(PARAMS[w.dataset]["data"]),  # e.g. frame_size: re-prepare
     log:

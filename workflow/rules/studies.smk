@@ -65,7 +65,7 @@ def study_eval_digest(w):
 
 rule train_study:
     input:
-        f"{DATA}/prepared/{{dataset}}/summary.json",
+        str(prepared_summary(DATA, "{dataset}")),
     output:
         model=f"{STUDY_RUN}/model.pt",
         log=f"{STUDY_RUN}/train_log.json",
@@ -89,7 +89,7 @@ rule train_study:
 rule evaluate_study:
     input:
         model=f"{STUDY_RUN}/model.pt",
-        summary=f"{DATA}/prepared/{{dataset}}/summary.json",
+        summary=str(prepared_summary(DATA, "{dataset}")),
     output:
         metrics=f"{STUDY_RUN}/metrics.json",
         scores=f"{STUDY_RUN}/scores.npz",

@@ -10,7 +10,7 @@ RUN = run_pattern(RESULTS)   # memae.layout: RESULTS/{dataset}/{variant}/{split}
 
 rule train:
     input:
-        f"{DATA}/prepared/{{dataset}}/summary.json",
+        str(prepared_summary(DATA, "{dataset}")),
     output:
         model=f"{RUN}/model.pt",
         log=f"{RUN}/train_log.json",
@@ -59,7 +59,7 @@ for _ds in GROUPED:
             name:
                 f"train_group_{_ds}_{_i}"
             input:
-                f"{DATA}/prepared/{_ds}/summary.json",
+                str(prepared_summary(DATA, _ds)),
             output:
                 [str(run_dir(RESULTS, _ds, "{variant}", _split, k) / f) for k in _seeds
                  for f in ("model.pt", "train_log.json")],
@@ -89,7 +89,7 @@ for _ds in GROUPED:
 rule evaluate:
     input:
         model=f"{RUN}/model.pt",
-        summary=f"{DATA}/prepared/{{dataset}}/summary.json",
+        summary=str(prepared_summary(DATA, "{dataset}")),
     output:
         metrics=f"{RUN}/metrics.json",
         scores=f"{RUN}/scores.npz",
