@@ -6,7 +6,6 @@ numbers git holds; `memae readme --check` (and tests/test_readme.py) fails when 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 BEGIN = "<!-- results:begin (written by `memae readme` from results/*/metrics.json; do not edit) -->"
@@ -108,8 +107,9 @@ def update(readme: Path, results: Path, params_dir: Path, check: bool = False) -
 def tracked_numbers(results: Path) -> dict:
     """{dataset: {variant: {metric: mean}}} of the tracked metrics files (for tests)."""
     out = {}
+    from .results import read   # the one reader of results/<dataset>/metrics.json
     for f in sorted(Path(results).glob("*/metrics.json")):
-        m = json.loads(f.read_text())
+        m = read(f)
         if m.get("variants"):
             out[f.parent.name] = {v: {k: s["mean"] for k, s in ms.items()} for v, ms in m["variants"].items()}
     return out

@@ -25,7 +25,7 @@ from pathlib import Path
 from .config import ParamsError, digest, load_params, load_studies, study_params
 from .data.arrays import write_json
 from .datasets import primary_metric
-from .layout import arm_root, base_tag
+from .layout import arm_root, base_tag, study_path
 
 # The paper's main claim, per dataset: each variant beats the next on the primary metric (the
 # registry's, memae.datasets). The report's main-claim check uses the same order and metric.
@@ -159,7 +159,7 @@ def summarise_studies(dataset: str, names: list[str], profile: str, results: Pat
     numbers `dvc metrics diff` follows), read from the per-study files."""
     studies = {}
     for name in names:
-        path = Path(results) / dataset / "studies" / name / "metrics.json"
+        path = study_path(results, dataset, name)
         m = json.loads(path.read_text())
         studies[name] = {"description": m["description"], "metric": m["metric"],
                          "order_holds": m["order_holds"],
