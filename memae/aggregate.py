@@ -34,13 +34,29 @@ def _trained_at(log: dict) -> str:
 
 
 def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path,
-              synthetic: bool = False) -> dict:
+              synthetic: bool = False, seeds: list[int] | None = None) -> dict:
     """results/<dataset>/metrics.json (memae.results: the contract), with its provenance: the
-    profile, real or synthetic data, and the digest of the resolved settings."""
+    profile, real or synthetic data, and the digest of the resolved settings.
+
+    seeds: aggregate only these of the profile's seeds (a run in progress: long runs finish seed by
+    seed). The file then records `seeds_planned`, the profile's seeds, and every reader shows the
+    numbers as partial; the settings digest stays the profile's."""
+    planned = list(params["protocol"]["seeds"])
+    partial = {}
+    if seeds is not None and list(seeds) != planned:
+        extra = [k for k in seeds if k not in planned]
+        if not seeds or extra or len(set(seeds)) != len(seeds):
+            raise ValueError(f"--seeds {' '.join(map(str, seeds))}: give distinct seeds of the profile's "
+                             f"{planned} (params/{dataset}.yaml protocol.seeds, profile {profile})")
+        partial = {"seeds_planned": planned}
+        params = {**params, "protocol": {**params["protocol"], "seeds": [k for k in planned if k in seeds]}}
+        digest_of = {**params, "protocol": {**params["protocol"], "seeds": planned}}
+    else:
+        digest_of = params
     result = {"dataset": dataset, "profile": profile, "status": "run",
-              "data": "synthetic" if synthetic else "real", "params_digest": digest(params),
+              "data": "synthetic" if synthetic else "real", "params_digest": digest(digest_of),
               "protocol": " ".join(params["protocol"]["description"].split()),
-              **collect(Path(results) / dataset, params),
+              **collect(Path(results) / dataset, params), **partial,
               "aggregated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     require_finite(result["variants"], f"{out} (not written)", "aggregated metric")  # never bare NaN in JSON
     return results_file.write(out, result)

@@ -16,11 +16,13 @@ class ReadmeError(ValueError):
     pass
 
 
-def _pm(cell: dict) -> str:
+def _pm(cell: dict, planned: list | None = None) -> str:
+    """mean ± std (n seeds), or (n of N seeds) for a partial file (memae aggregate --seeds)."""
     if cell["mean"] is None:
         return "not run"
     std = f" ± {cell['std']:.4f}" if cell["std"] is not None else ""
-    return f"{cell['mean']:.4f}{std} ({cell['n']} seed{'s' if cell['n'] != 1 else ''})"
+    of = f" of {len(planned)}" if planned else ""
+    return f"{cell['mean']:.4f}{std} ({cell['n']}{of} seed{'s' if cell['n'] != 1 or planned else ''})"
 
 
 def section(results: Path, params_dir: Path) -> str:
@@ -42,8 +44,9 @@ def section(results: Path, params_dir: Path) -> str:
                 label = c["dataset"] + (f" (on {shown}, an approximation)" if c["stand_in"] else "")
                 rep = "–" if c["reported"] is None else f"{c['reported']:.4f}"
                 delta = "–" if c["delta"] is None else f"{c['delta']:+.4f}"
+                planned = run.get(shown, {}).get("seeds_planned")
                 lines.append(f"| {t['id']} | {label} | {c['metric']} | {row['label']} | {rep} | "
-                             f"{_pm(c)} | {delta} | {c['verdict']} |")
+                             f"{_pm(c, planned)} | {delta} | {c['verdict']} |")
     if len(lines) == 2:
         lines.append("| | no results of record yet | | | | | | |")
     out = ["", "Results of record (tracked in git under `results/`):", ""]
@@ -53,7 +56,10 @@ def section(results: Path, params_dir: Path) -> str:
                  for c in code.get("trained_at_commits", [])]
         trained = ", ".join(dict.fromkeys(short)) or "not recorded"
         wall = m.get("wall_time_s", {}).get("total")
-        out.append(f"- `{ds}`: profile `{m.get('profile')}`, seeds {m.get('seeds')}, trained at commit(s) "
+        seeds = (f"seeds {m.get('seeds')}" if not m.get("seeds_planned") else
+                 f"seeds {m['seeds']} of the profile's {m['seeds_planned']} (partial: the other seeds "
+                 "have not run yet)")
+        out.append(f"- `{ds}`: profile `{m.get('profile')}`, {seeds}, trained at commit(s) "
                    f"{trained}" + (f"; {wall / 60:.0f} min of training and scoring summed over its runs"
                                    if wall else ""))
     out += ["", *lines, ""]

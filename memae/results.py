@@ -6,6 +6,8 @@ A dataset that ran (written by `memae aggregate`):
    "protocol", "splits": [...], "seeds": [...],
    "variants": {"<variant>": {"<metric>": {"mean": x, "std": y | null, "n": k}}},
    "per_split": {"<variant>": {"<metric>": {"<split>": x}}}, "wall_time_s", "code", "aggregated_at"}
+  plus, in a partial file (`memae aggregate --seeds`: some of the profile's seeds have run),
+  "seeds_planned": the profile's seeds (a strict superset of "seeds").
 A dataset the profile does not select (written by the workflow's not_selected rule):
   {"dataset", "profile", "status": "not run", "reason", "variants": {}}
 
@@ -63,6 +65,10 @@ def check(m, where, legacy: bool = False) -> dict:
         bad(f"data is {data!r}, not one of {DATA}")
     if not (isinstance(m.get("splits"), list) and isinstance(m.get("seeds"), list)):
         bad("'splits' and 'seeds' must be lists")
+    if "seeds_planned" in m:   # only in a partial file: the profile's seeds
+        planned = m["seeds_planned"]
+        if not (isinstance(planned, list) and set(m["seeds"]) < set(planned)):
+            bad(f"'seeds_planned' {planned!r} must hold every seed of 'seeds' {m['seeds']!r} and more")
     for variant, stats in m["variants"].items():
         if not isinstance(stats, dict):
             bad(f"variant {variant!r} is not an object of metrics")

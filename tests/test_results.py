@@ -69,3 +69,40 @@ def test_the_workflow_s_not_selected_file_is_written_by_the_one_writer(tmp_path)
     m = results.read(tmp_path / "results/avenue/metrics.json")
     assert m == {"dataset": "avenue", "profile": "quick", "status": "not run", "variants": {},
                  "reason": "not selected for profile quick (params/pipeline.yaml datasets)"}
+
+
+def _fake_run(root, variant, split, seed, auc):
+    d = root / variant / split / f"seed{seed}"
+    d.mkdir(parents=True)
+    (d / "metrics.json").write_text(json.dumps({"metrics": {"auc": auc}, "eval_s": 1.0}))
+    (d / "train_log.json").write_text(json.dumps({"train_s": 2.0, "code": {"commit": "abc", "dirty": False}}))
+
+
+def test_a_partial_aggregate_reads_only_the_seeds_that_ran_and_says_so(tmp_path):
+    # Paper profile: seeds 0, 1, 2 planned; only seed 0 has run (MemAE 0.90, nonSpar 0.80, AE 0.70
+    # on class0, 0.80 / 0.70 / 0.60 on class1 -> means 0.85, 0.75, 0.65).
+    params = load_params("mnist", "paper", REPO / "params")
+    params["protocol"]["splits"] = ["class0", "class1"]
+    res = tmp_path / "results"
+    for v, aucs in {"memae": (0.9, 0.8), "memae_nonspar": (0.8, 0.7), "ae": (0.7, 0.6)}.items():
+        for split, auc in zip(("class0", "class1"), aucs):
+            _fake_run(res / "mnist", v, split, 0, auc)
+    out = res / "mnist" / "metrics.json"
+    with pytest.raises(FileNotFoundError, match="seed1"):          # the full aggregate needs every seed
+        aggregate.aggregate("mnist", "paper", params, res, out)
+    for bad in ([3], [0, 0], []):
+        with pytest.raises(ValueError, match="distinct seeds of the profile's"):
+            aggregate.aggregate("mnist", "paper", params, res, out, seeds=bad)
+    m = aggregate.aggregate("mnist", "paper", params, res, out, seeds=[0])
+    assert m["seeds"] == [0] and m["seeds_planned"] == [0, 1, 2]
+    assert m["variants"]["memae"]["auc"] == {"mean": pytest.approx(0.85), "std": None, "n": 1}
+    assert m["params_digest"] == digest(params)                      # the profile's settings, all seeds
+    assert results.read(out)["seeds_planned"] == [0, 1, 2]
+    with pytest.raises(results.MetricsError, match="seeds_planned"):
+        results.write(tmp_path / "x.json", dict(m, seeds_planned=[0]))  # must be more than the seeds run
+    text = readme.section(res, REPO / "params")
+    assert "seeds [0] of the profile's [0, 1, 2] (partial" in text
+    assert "| table1 | mnist | auc | MemAE | 0.9751 | 0.8500 (1 of 3 seeds) |" in text
+    html = tmp_path / "index.html"
+    report.render(res, REPO / "params" / "reported.yaml", ["mnist"], html, "paper", tmp_path / "data")
+    assert "(partial: 1 of the profile's 3 seeds)" in html.read_text()
