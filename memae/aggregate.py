@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import codedigest
 from . import results as results_file
 from .config import digest
 from .data.arrays import write_json
@@ -67,6 +68,7 @@ def collect(root: Path, params: dict) -> dict:
     memae.layout) that params' protocol lists: {splits, seeds, variants, per_split, wall_time_s, code}."""
     proto = params["protocol"]
     variants, per_split, wall, trained = {}, {}, {}, set()
+    recorded = {"train": [], "score": []}   # each run's code digests (memae.codedigest)
     for variant in proto["variants"]:
         by_seed: dict[int, list[dict]] = {}
         train_s = eval_s = 0.0
@@ -82,6 +84,8 @@ def collect(root: Path, params: dict) -> dict:
                 by_seed.setdefault(seed, []).append({"split": split, **m["metrics"]})
                 train_s += log["train_s"]
                 trained.add(_trained_at(log))
+                recorded["train"].append(codedigest.recorded(log))
+                recorded["score"].append(codedigest.recorded(m))
                 eval_s += m["eval_s"]
         names = [k for k in by_seed[proto["seeds"][0]][0] if k != "split"]
         variants[variant] = {
@@ -96,7 +100,10 @@ def collect(root: Path, params: dict) -> dict:
     return {"splits": proto["splits"], "seeds": proto["seeds"], "variants": variants,
             "per_split": per_split,
             "wall_time_s": {"total": sum(w["train_s"] + w["eval_s"] for w in wall.values()), **wall},
-            "code": {"aggregated_at_commit": git_state(), "trained_at_commits": sorted(trained)}}
+            "code": {"aggregated_at_commit": git_state(), "trained_at_commits": sorted(trained),
+                     # how many runs each code digest computed (None: not recorded); the report
+                     # and `memae compare` check them against the checkout's (codedigest.check)
+                     "digests": {k: codedigest.tally(v) for k, v in recorded.items()}}}
 
 
 def aggregate_sweep(dataset: str, params: dict, results: Path, out: Path) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from . import datasets, protocols
+from .codedigest import safe_digest
 from .data.arrays import write_json
 from .device import describe, setup
 from .finite import require_finite, why_undefined
@@ -50,6 +51,7 @@ def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int
     table.save(run / "scores.npz")
     result = {"metrics": m, "n_test": int(len(y)), "n_anomalous": int(y.sum()),
               "eval_s": time.perf_counter() - t0, "device": describe(device),
-              "variant": cfg["variant"], "split": cfg["split"], "seed": cfg["seed"]}
+              "variant": cfg["variant"], "split": cfg["split"], "seed": cfg["seed"],
+              "code_digest": safe_digest(dataset, "score")}   # the scoring code (memae.codedigest)
     write_json(run / "metrics.json", result)
     return result

@@ -10,6 +10,7 @@ import torch
 from .progress import tqdm   # one line per epoch in log files
 
 from . import datasets, protocols
+from .codedigest import safe_digest
 from .config import digest
 from .data.arrays import write_json
 from .device import autocast, describe, set_memory_format, setup
@@ -151,6 +152,9 @@ def finish_run(out: Path, net, config: dict, key: str, input_shape: list[int], h
     log = {"config": config, "config_digest": key, "history": history, "train_s": elapsed,
            "device": describe(device), "torch": torch.__version__, "n_train": n,
            "n_per_epoch": per_epoch, "n_val": n_val, "epochs": epochs,
-           "code": _code_state()}
+           "code": _code_state(),
+           # the digest of the code this run depends on: a checkout whose code differs flags the
+           # run as stale (memae.codedigest: flagged, not retrained)
+           "code_digest": safe_digest(config["dataset"], "train")}
     write_json(out / "train_log.json", log)
     return log
