@@ -151,6 +151,26 @@ def cmd_compare(a) -> int:
     return status
 
 
+def cmd_stale(a) -> int:
+    from .codedigest import RERUN, run_states
+    rows = run_states(a.results, a.datasets.split(",") if a.datasets else None)
+    if a.list:   # the outputs of the jobs to rerun: snakemake --cores all --forcerun $(memae stale --list)
+        for r in rows:
+            if r["rerun"]:
+                print(r["rerun"])
+        return 0
+    for r in rows:
+        if r["train"] == "current" and r["score"] in ("current", "missing"):
+            continue
+        what = ", ".join(f"{k}: {r[k]}" for k in ("train", "score"))
+        print(f"{r['run']}: {what}" + (f" (changed: {', '.join(r['changed'])})" if r["changed"] else ""))
+    stale = sum(1 for r in rows if r["rerun"])
+    unknown = sum(1 for r in rows if not r["rerun"] and "not recorded" in (r["train"], r["score"]))
+    print(f"{len(rows)} runs: {stale} stale, {unknown} without a recorded code digest, "
+          f"{len(rows) - stale - unknown} current." + (f" To rerun the stale ones: {RERUN}." if stale else ""))
+    return 0
+
+
 def cmd_params(a) -> None:
     import yaml
     from .config import load_params
@@ -294,17 +314,31 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the report's table of reported and reproduced numbers. Exit "
                        "status 1 when any reproduced number lies outside its tolerance (above or "
                        "below), 0 when all are within tolerance or not run: a reproduction can gate CI. With "
-                       "--strict a selected dataset without results also exits 1. A metrics file "
+                       "--strict a selected dataset without results, or with runs of stale code "
+                       "(memae.codedigest), also exits 1. A metrics file "
                        "holding NaN or infinity is always an error.")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--datasets", help="comma-separated datasets that were run (default: the profile's)")
     p.add_argument("--strict", action="store_true",
-                   help="exit 1 also when a selected dataset has no results/<dataset>/metrics.json")
+                   help="exit 1 also when a selected dataset has no results/<dataset>/metrics.json, "
+                   "or when its runs were computed by other code than the checkout's (stale: see "
+                   "`memae stale`)")
     p.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
                    help="table (default, with the summary), json (rows, counts, exit status), "
                    "csv (one row per reported number) or markdown (one table per paper table)")
     _common(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("stale", help="list runs computed by other code than the checkout's",
+                       description="Compare each run's recorded code digest (train_log.json: training, "
+                       "metrics.json: scoring; memae.codedigest) with the checkout's code. Stale runs "
+                       "are flagged, never retrained on their own: with --list, print the files whose "
+                       "jobs rerun them (model.pt of a stale training, metrics.json of a stale "
+                       "scoring), one per line, for `snakemake --cores all --forcerun $(memae stale --list)`.")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--datasets", help="comma-separated datasets (default: every dataset under --results)")
+    p.add_argument("--list", action="store_true", help="print only the files to rerun, one per line")
+    p.set_defaults(func=cmd_stale)
 
     p = sub.add_parser("params", help="print a dataset's resolved settings under a profile (YAML)",
                        description="Print the settings a run of DATASET uses under --profile: the "

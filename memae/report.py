@@ -11,6 +11,7 @@ import jinja2
 import yaml
 from tqdm import tqdm
 
+from . import codedigest
 from . import datasets as dataset_modules
 from . import figures, provenance
 from . import layout
@@ -91,8 +92,16 @@ def results_for(ds: str, metrics: dict[str, dict]) -> tuple[str | None, dict | N
     return None, None
 
 
+def code_states(metrics: dict[str, dict]) -> dict[str, dict]:
+    """Per dataset shown: were its runs computed by the checkout's code? (memae.codedigest.check:
+    state "current", "stale" or "not recorded", the runs concerned, the changed modules and the
+    text to show, which says how to rerun stale runs)."""
+    return {ds: codedigest.check(ds, m.get("code")) for ds, m in metrics.items()}
+
+
 def build_tables(reported: dict, metrics: dict[str, dict], selected: list[str]) -> list[dict]:
     tols = reported["tolerances"]
+    code = code_states(metrics)
     tables = []
     for t in reported["tables"]:
         rows = []
@@ -116,6 +125,8 @@ def build_tables(reported: dict, metrics: dict[str, dict], selected: list[str]) 
                         "delta": None if rep is None or mean is None else mean - rep,
                         "verdict": verdict(rep, mean, tols[metric]), "reason": reason,
                         "stand_in": shown if shown not in (None, ds) else None,
+                        # the code state of the runs behind the number (None: nothing shown)
+                        "code": code[shown]["state"] if got else None,
                     })
             rows.append({"variant": variant, "label": VARIANTS[variant].label, "cells": cells})
         shown = [results_for(ds, metrics)[0] for ds in t["datasets"]]
@@ -336,6 +347,7 @@ def render(results: Path, reported_path: Path, selected: list[str], out: Path,
         figure_groups=figure_groups(results, [ds for ds in names if ds in metrics or ds in tabled],
                                     metrics, selected),
         prov=provenance.collect(results, metrics, data_root, params_dir),
+        code=code_states(metrics),
         synthetic=synthetic_data(metrics, params_dir),
         generated=datetime.datetime.now().isoformat(timespec="seconds"))
     out = Path(out)
