@@ -13,6 +13,11 @@ A dataset the profile does not select (written by the workflow's not_selected ru
 
 Files written before `status` and `data` were recorded (the tracked results of record) read as
 status "run" and data None (unknown: the report then takes it from the file's own profile).
+
+`code` holds, besides the commits, `digests`: the code digests the runs recorded (memae.codedigest:
+{"train"|"score": {"digests": {digest: {"runs", "modules"}}, "not_recorded": n}}), against which
+the report and `memae compare` flag stale runs; a file without it reads as "code digest not
+recorded". It is provenance: check() does not require it.
 """
 from __future__ import annotations
 
