@@ -63,6 +63,35 @@ def load_scores(path: Path) -> dict[str, np.ndarray]:
     return data
 
 
+def roc_points(score_files: list[Path]) -> tuple[list[np.ndarray], list[float]]:
+    """Each run's TPR at the FPRs of FPR_GRID (its ROC curve, interpolated) and its AUC, for the
+    scores.npz files given that exist and hold both classes: what the report's ROC figure and the
+    ROC points file of a dataset's variant (write_roc_points) average."""
+    tprs, aucs = [], []
+    for path in score_files:
+        if not Path(path).exists():
+            continue
+        s = load_scores(Path(path))
+        if len(np.unique(s["labels"])) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(s["labels"], s["scores"])
+        tprs.append(np.interp(FPR_GRID, fpr, tpr))
+        aucs.append(roc_auc_score(s["labels"], s["scores"]))
+    return tprs, aucs
+
+
+def write_roc_points(out: Path, score_files: list[Path]) -> list[dict]:
+    """The ROC curve of one variant of a dataset, as the report draws it (TPR averaged over its
+    runs at each FPR of FPR_GRID), as rows {fpr, tpr} for `dvc plots`; no rows when no run has
+    scores with both classes."""
+    from .data.arrays import write_json
+    tprs, _ = roc_points(score_files)
+    mean = np.mean(tprs, axis=0) if tprs else []
+    rows = [{"fpr": round(float(f), 6), "tpr": round(float(t), 6)} for f, t in zip(FPR_GRID, mean)]
+    write_json(Path(out), rows)
+    return rows
+
+
 def roc_curves(results: Path, metrics: dict) -> Figure:
     """One curve per variant: TPR averaged over the dataset's runs (classes and seeds) at fixed FPRs."""
     ds = metrics["dataset"]
@@ -70,16 +99,7 @@ def roc_curves(results: Path, metrics: dict) -> Figure:
                  "at each false-positive rate; the legend gives the mean AUC of those runs.")
     ax = None
     for variant in metrics["variants"]:
-        tprs, aucs = [], []
-        for _, _, d in _runs(results, metrics, variant):
-            if not (d / "scores.npz").exists():
-                continue
-            s = load_scores(d / "scores.npz")
-            if len(np.unique(s["labels"])) < 2:
-                continue
-            fpr, tpr, _ = roc_curve(s["labels"], s["scores"])
-            tprs.append(np.interp(FPR_GRID, fpr, tpr))
-            aucs.append(roc_auc_score(s["labels"], s["scores"]))
+        tprs, aucs = roc_points([d / "scores.npz" for _, _, d in _runs(results, metrics, variant)])
         if not tprs:
             continue
         if ax is None:
@@ -268,3 +288,11 @@ def figure_kinds(dataset: str) -> list[str]:
 
 def dataset_figures(results: Path, metrics: dict) -> list[Figure]:
     return [MAKERS[k](results, metrics) for k in figure_kinds(metrics["dataset"])]
+
+
+if __name__ == "__main__":   # the workflow's roc rule: python -m memae.figures roc-points OUT SCORES...
+    import sys
+    if len(sys.argv) < 3 or sys.argv[1] != "roc-points":
+        sys.exit("usage: python -m memae.figures roc-points OUT.json SCORES.npz...")
+    rows = write_roc_points(Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]])
+    print(f"wrote {sys.argv[2]}: {len(rows)} points from {len(sys.argv) - 3} run(s)")

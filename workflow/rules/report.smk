@@ -12,6 +12,27 @@ def per_run(name, datasets=None, variant=None):
     ]
 
 
+def roc_path(ds, variant):
+    """The ROC points of a dataset's variant for `dvc plots` (dvc.yaml plots:): results/<ds>/roc/<variant>.json."""
+    return f"{RESULTS}/{ds}/roc/{variant}.json"
+
+
+# The ROC curve of each main variant of a dataset (params protocol.variants), as the report draws
+# it (memae.figures.roc_points: TPR averaged over the variant's runs at fixed FPRs), as points.
+rule roc:
+    wildcard_constraints:
+        dataset="|".join(DATASETS),
+    input:
+        lambda w: per_run("scores.npz", [w.dataset], w.variant),
+    output:
+        roc_path("{dataset}", "{variant}"),
+    log:
+        "logs/{dataset}/roc_{variant}.log",
+    threads: 1
+    shell:
+        "python -m memae.figures roc-points {output:q} {input:q} 2> {log:q}"
+
+
 rule report:
     input:
         metrics=expand(str(metrics_path(RESULTS, "{dataset}")), dataset=DATASETS),
@@ -23,6 +44,7 @@ rule report:
         ),
         sweeps=[f for ds in DATASETS for f in sweep_target(ds)],
         studies=[str(study_path(RESULTS, ds, s)) for ds, names in STUDIES.items() for s in names],
+        roc=[roc_path(ds, v) for ds in DATASETS for v in PARAMS[ds]["protocol"]["variants"]],
         params=expand("params/{dataset}.yaml", dataset=DATASETS),
         reported="params/reported.yaml",
         template="memae/templates/index.html.j2",
