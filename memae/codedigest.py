@@ -289,7 +289,8 @@ def run_states(results: Path, datasets: list[str] | None = None, root: Path | No
     from .datasets import SPECS
     out = []
     results = Path(results)
-    for ds in sorted(datasets or [p.name for p in results.iterdir() if p.is_dir()] if results.is_dir() else []):
+    names = datasets or ([p.name for p in results.iterdir() if p.is_dir()] if results.is_dir() else [])
+    for ds in sorted(names):
         if ds not in SPECS:
             continue
         now = {k: code_digest(ds, k, root) for k in KINDS}
