@@ -43,6 +43,9 @@ lock:
 schema: setup
 	$(BIN)/python -m memae.params_model params
 
+# Snakemake prints, before it starts, what it will train and about how long that takes on this
+# device (memae/estimate.py); at its end, each selected dataset that did not run, what it lacks and
+# where to put it (memae/missing.py), and then it exits non-zero, and so does make.
 reproduce: setup
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores all $(CONFIG)
 

@@ -77,11 +77,13 @@ def verdict(reported: float | None, mean: float | None, tol: float) -> str:
     return "above" if delta > 0 else "short"
 
 
-def not_run_reason(dataset: str, selected: list[str]) -> str:
-    """Why a dataset of the tables has no results (load_reported admits registered datasets only)."""
+def not_run_reason(dataset: str, selected: list[str], data_root: Path | None = None) -> str:
+    """Why a dataset of the tables has no results (load_reported admits registered datasets only):
+    with data_root, a selected dataset whose raw files are missing names them and the fix."""
     if dataset not in selected:
         return "not selected in params/pipeline.yaml (datasets)"
-    return "no results yet: run the pipeline"
+    from .missing import data_missing_reason
+    return (data_root is not None and data_missing_reason(dataset, data_root)) or "no results yet: run the pipeline"
 
 
 def results_for(ds: str, metrics: dict[str, dict]) -> tuple[str | None, dict | None]:
@@ -99,7 +101,8 @@ def code_states(metrics: dict[str, dict]) -> dict[str, dict]:
     return {ds: codedigest.check(ds, m.get("code")) for ds, m in metrics.items()}
 
 
-def build_tables(reported: dict, metrics: dict[str, dict], selected: list[str]) -> list[dict]:
+def build_tables(reported: dict, metrics: dict[str, dict], selected: list[str],
+                 data_root: Path | None = None) -> list[dict]:
     tols = reported["tolerances"]
     code = code_states(metrics)
     tables = []
@@ -115,7 +118,7 @@ def build_tables(reported: dict, metrics: dict[str, dict], selected: list[str]) 
                     mean = got["mean"] if got else None
                     reason = None
                     if not got:
-                        reason = (not_run_reason(ds, selected) if m is None else
+                        reason = (not_run_reason(ds, selected, data_root) if m is None else
                                   f"variant {variant} not in the {shown} run" if variant not in m["variants"]
                                   else f"metric {metric} not in the {shown} results")
                     cells.append({
@@ -294,21 +297,22 @@ def what_moves(results: Path, datasets: list[str], tables: list[dict]) -> list[d
 load_study = results_file.read_study
 
 
-def _figure_reason(ds: str, metrics: dict[str, dict], selected: list[str]) -> str:
+def _figure_reason(ds: str, metrics: dict[str, dict], selected: list[str], data_root: Path | None = None) -> str:
     other = stand_in(ds)
     if other in metrics:
-        return f"{not_run_reason(ds, selected)}; the {other} results stand in for it, see below"
-    return not_run_reason(ds, selected)
+        return f"{not_run_reason(ds, selected, data_root)}; the {other} results stand in for it, see below"
+    return not_run_reason(ds, selected, data_root)
 
 
-def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], selected: list[str]) -> list[dict]:
+def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], selected: list[str],
+                  data_root: Path | None = None) -> list[dict]:
     """The figures of each dataset; for one not run, the titles it would have and the reason."""
     groups = []
     for ds in tqdm(names, desc="report figures", unit="dataset"):
         run = ds in metrics
         groups.append({
             "dataset": ds, "figures": figures.dataset_figures(results, metrics[ds]) if run else [],
-            "not_run": None if run else {"reason": _figure_reason(ds, metrics, selected), "titles": [
+            "not_run": None if run else {"reason": _figure_reason(ds, metrics, selected, data_root), "titles": [
                 figures.TITLES[k] for k in figures.figure_kinds(ds)]}})
         sweep = layout.sweep_path(results, ds)
         paper_sweep = ds in dataset_modules.SPECS and dataset_modules.SPECS[ds].paper_sweep
@@ -333,7 +337,7 @@ def render(results: Path, reported_path: Path, selected: list[str], out: Path,
     reported = load_reported(reported_path)
     names = known_datasets(reported)
     metrics = load_results(results, names, selected)
-    tables = build_tables(reported, metrics, selected)
+    tables = build_tables(reported, metrics, selected, data_root)   # names missing data and the fix
     summary = count_verdicts(tables)
     tabled = {ds for t in reported["tables"] for ds in t["datasets"]}   # the paper's datasets
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
@@ -345,7 +349,7 @@ def render(results: Path, reported_path: Path, selected: list[str], out: Path,
         per_class=per_class(metrics),
         moves=what_moves(results, [ds for ds in names if ds in metrics], tables),
         figure_groups=figure_groups(results, [ds for ds in names if ds in metrics or ds in tabled],
-                                    metrics, selected),
+                                    metrics, selected, data_root),
         prov=provenance.collect(results, metrics, data_root, params_dir),
         code=code_states(metrics),
         synthetic=synthetic_data(metrics, params_dir),

@@ -1,5 +1,6 @@
 """A dataset whose fetch fails does not stop the others (workflow/profiles/default: keep-going):
-they run to the end, and Snakemake still exits non-zero naming the failed job."""
+they run to the end, and Snakemake still exits non-zero naming the failed job, ending with one
+short summary of what is missing and where to put it (workflow/Snakefile onerror, memae.missing)."""
 import os
 import shutil
 import subprocess
@@ -32,7 +33,18 @@ def test_a_failed_fetch_stops_only_its_own_dataset(tmp_path):
                                                         (tmp_path / "params/pipeline.yaml").read_text() else [])],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     out = r.stdout + r.stderr
-    assert r.returncode != 0, out[-3000:]
+    assert r.returncode == 1, out[-3000:]
     assert "fetch_mnist" in out
     assert (tmp_path / kdd).is_file(), out[-3000:]
     assert not (tmp_path / "data/smoke/raw/mnist/.train-images-idx3-ubyte.gz.verified").exists()
+    # the summary: MNIST's missing files, where to put them, its log; KDDCUP99 (fetched) not in it
+    head = "memae: 1 of 2 selected dataset(s) did not run:"
+    assert head in out, out[-3000:]
+    summary = out[out.index(head):].splitlines()
+    assert summary[1].startswith("  mnist: missing data/smoke/raw/mnist/train-images-idx3-ubyte.gz, "), summary
+    assert ("Fix: put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+            "t10k-labels-idx1-ubyte.gz in data/smoke/raw/mnist/, or set MEMAE_MIRROR=<folder> holding "
+            "mnist/<file>") in summary[1]
+    assert "logs/fetch_mnist.log" in summary[1]
+    assert summary[2].startswith("Every other dataset ran to the end.")
+    assert "kddcup99:" not in "\n".join(summary[:3])
