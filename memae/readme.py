@@ -67,7 +67,7 @@ def section(results: Path, params_dir: Path) -> str:
     if studies:
         out += ["What moves the number (each study against its baseline, primary metric; the report's "
                 "section of the same name gives the change and the seeds):", "",
-                "| dataset | study | variant | baseline | study | Δ |", "|---|---|---|---|---|---|",
+                "| dataset | study | profile | variant | baseline | study | Δ |", "|---|---|---|---|---|---|---|",
                 *studies, ""]
     return "\n".join(out)
 
@@ -82,7 +82,8 @@ def _studies(results: Path, datasets: list[str]) -> list[str]:
             for v, d in m["delta"].items():
                 if m["metric"] in d:
                     x = d[m["metric"]]
-                    rows.append(f"| {ds} ({m['metric']}) | {f.parent.name} | {VARIANTS[v].label} | "
+                    rows.append(f"| {ds} ({m['metric']}) | {f.parent.name} | {m.get('profile', '?')} | "
+                                f"{VARIANTS[v].label} | "
                                 f"{x['base']:.4f} | {x['study']:.4f} | {x['delta']:+.4f} |")
     return rows
 

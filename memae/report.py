@@ -245,12 +245,17 @@ def _study_row(dataset: str, name: str, m: dict) -> dict:
             "shortened": [f"{c['key']}: {_fmt(c['main'])} → {_fmt(c['study'])}" for c in m["shortened"]
                           if c["main"] != c["study"]],   # a shortening this profile already runs is none
             "rows": rows, "order_base": m["order_holds"]["base"], "order_study": m["order_holds"]["study"],
-            "seeds": m["study"]["seeds"]}
+            "seeds": m["study"]["seeds"], "profile": m.get("profile")}
 
 
-def _why(dataset: str, studies: list[dict], tables: list[dict]) -> list[str]:
+def _why(dataset: str, studies: list[dict], tables: list[dict], profile: str | None = None) -> list[str]:
     """For each main-table number of this dataset that is short of the paper, what the studies
-    measured: the changes that raise it most and lower it most, and whether one closes the gap."""
+    measured: the changes that raise it most and lower it most, and whether one closes the gap.
+    profile: the main numbers' profile; a study run under another one is named with its profile
+    (its delta was measured at that profile's length, not at the main numbers')."""
+    def name(s: dict) -> str:
+        return s["name"] if profile is None or s.get("profile") in (None, profile) else \
+            f"{s['name']} ({s['profile']} profile)"
     out = []
     for t in tables:
         for row in t["rows"]:
@@ -265,14 +270,14 @@ def _why(dataset: str, studies: list[dict], tables: list[dict]) -> list[str]:
                 if not moves:
                     out.append(text + " No study here varies this variant.")
                     continue
-                up = [f"{s['name']} ({d:+.4f})" for d, s in moves if d > 0]
-                down = [f"{s['name']} ({d:+.4f})" for d, s in moves if d < 0]
+                up = [f"{name(s)} ({d:+.4f})" for d, s in moves if d > 0]
+                down = [f"{name(s)} ({d:+.4f})" for d, s in moves if d < 0]
                 text += (f" Studies that raise it: {', '.join(up)}." if up else
                          " No study raises it.")
                 if down:
                     text += f" Studies that lower it: {', '.join(down)}."
                 best, s = moves[0]
-                text += (f" {s['name']} alone would close the gap (measured {best:+.4f} against a gap of "
+                text += (f" {name(s)} alone would close the gap (measured {best:+.4f} against a gap of "
                          f"{abs(c['delta']):.4f}, under the study's own seeds and epochs)."
                          if best >= abs(c["delta"]) else
                          f" No study run here closes the gap ({len(studies)} run).")
@@ -287,9 +292,11 @@ def what_moves(results: Path, datasets: list[str], tables: list[dict]) -> list[d
     for ds in datasets:
         files = sorted(Path(results, ds, "studies").glob("*/metrics.json"))
         studies = [_study_row(ds, f.parent.name, load_study(f)) for f in files]
+        main = Path(results, ds, "metrics.json")
+        profile = results_file.read(main).get("profile") if main.exists() else None
         if studies:
             out.append({"dataset": ds, "metric": studies[0]["metric"], "studies": studies,
-                        "why": _why(ds, studies, tables)})
+                        "why": _why(ds, studies, tables, profile)})
     return out
 
 

@@ -182,3 +182,13 @@ def test_study_deltas_and_orderings_from_made_up_runs(pdir, tmp_path):
     why = moves[0]["why"]
     assert len(why) == 1 and "MemAE is 0.0800 short" in why[0]
     assert "No study raises it" in why[0] and "cosine (-0.2000)" in why[0]
+
+    # Main numbers from the paper profile, the study from quick: the paragraph names the study's
+    # profile (its delta was measured at quick's length, not at the main numbers').
+    from memae import results as results_file
+    results_file.write(results / "mnist" / "metrics.json", {
+        "dataset": "mnist", "profile": "paper", "status": "run", "data": "real", "splits": ["class0"],
+        "seeds": [0], "variants": {"memae": {"auc": {"mean": 0.9, "std": None, "n": 1}}}})
+    why = what_moves(results, ["mnist"], tables)[0]["why"]
+    assert "cosine (quick profile) (-0.2000)" in why[0]
+    assert what_moves(results, ["mnist"], tables)[0]["studies"][0]["profile"] == "quick"
