@@ -1,0 +1,67 @@
+"""The tracked-results contract (.gitignore): every file dvc.yaml names as metrics or plots is one
+git tracks, so `dvc metrics diff` and `dvc plots diff` have it at HEAD; a run's own files (models,
+scores, logs other than the plotted ones) stay local."""
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def ignored(paths: list[str]) -> set[str]:
+    """The paths .gitignore ignores (whether or not they exist or are tracked now)."""
+    r = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=REPO, input="\n".join(paths),
+                       capture_output=True, text=True)
+    assert r.returncode in (0, 1), r.stderr
+    return set(r.stdout.split())
+
+
+def dvc_files() -> dict[str, list[str]]:
+    """{"metrics": [...], "plots": [...]}: the files dvc.yaml declares, its foreach stages expanded."""
+    doc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    metrics = []
+    for stage in doc["stages"].values():
+        items = stage.get("foreach")
+        body = stage.get("do", stage)
+        for entry in body.get("metrics", []):
+            path = next(iter(entry)) if isinstance(entry, dict) else entry
+            if items is None:
+                metrics.append(path)
+            else:
+                keys = items if isinstance(items, list) else list(items)
+                metrics += [path.replace("${key}", k).replace("${item}", k) for k in keys]
+    plots = []
+    for entry in doc["plots"]:
+        name, props = next(iter(entry.items())) if isinstance(entry, dict) else (entry, None)
+        y = (props or {}).get("y")
+        plots += list(y) if isinstance(y, dict) else [name]
+    return {"metrics": metrics, "plots": plots}
+
+
+def test_dvc_yaml_declares_metrics_and_plots_of_each_kind():
+    files = dvc_files()
+    assert "results/mnist/metrics.json" in files["metrics"] and "results/mnist/params.json" in files["metrics"]
+    assert "results/mnist/studies/metrics.json" in files["metrics"]
+    plots = files["plots"]
+    assert any(p.endswith("/train_log.json") for p in plots)     # training curves
+    assert "results/ped2/sweep/metrics.json" in plots            # the memory-size sweep
+    assert "results/kddcup99/roc/memae.json" in plots             # ROC
+
+
+@pytest.mark.parametrize("kind", ["metrics", "plots"])
+def test_every_file_dvc_yaml_names_is_tracked(kind):
+    files = dvc_files()[kind]
+    assert files and not ignored(files), f"git-ignored, so missing at HEAD for dvc {kind}: {sorted(ignored(files))}"
+
+
+def test_run_files_stay_local():
+    local = [f"results/mnist/memae/class0/seed0/{f}" for f in ("model.pt", "scores.npz", "metrics.json",
+                                                              "checkpoint.pt")]
+    local += ["results/mnist/memae/class1/seed0/train_log.json", "results/mnist/ae/class0/seed0/train_log.json",
+              "results/mnist/memae/class0/seed1/train_log.json",
+              "results/mnist/studies/code256/memae/class0/seed0/train_log.json",
+              "results/mnist/studies/code256/memae/class0/seed0/metrics.json",
+              "results/mnist/roc/memae.png", "results/mnist/other.json"]
+    assert ignored(local) == set(local)
