@@ -37,6 +37,7 @@ from . import datasets, protocols
 from . import train as train_mod
 from .config import digest
 from .device import precision, setup
+from .layout import resolve_variant, run_config
 from .memory import entropy, hard_shrink, l1_normalise
 from .models import MemoryParams, ModelParams, build_model
 from .runfile import load_run_file
@@ -270,7 +271,7 @@ class _Run:
         self.split, self.seed, self.out = split, seed, Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.device = setup(threads, seed, params["train"].get("precision"))   # seeds as memae.train
-        self.variant, self.params = train_mod.resolve_variant(variant_name, params)
+        self.variant, self.params = resolve_variant(variant_name, params)
         protocol = protocols.get(datasets.spec(dataset).protocol)
         self.x_train, self.x_val = protocol.train_data(prepared, split, seed, self.params)
         self.input_shape = list(self.x_train.shape[1:])
@@ -280,7 +281,7 @@ class _Run:
         tp = self.params["train"]
         self.opt = torch.optim.Adam(self.net.parameters(), lr=tp["lr"], weight_decay=tp["weight_decay"])
         self.gen = torch.Generator().manual_seed(seed)
-        self.config = train_mod.run_config(dataset, variant_name, split, seed, self.params)
+        self.config = run_config(dataset, variant_name, split, seed, self.params)
         self.key = digest(self.config)
         self.ckpt_path = self.out / "checkpoint.pt"
         self.start, self.history, self.elapsed = 0, [], 0.0

@@ -16,9 +16,9 @@ from .codedigest import safe_digest
 from .data.arrays import write_json
 from .device import describe, setup
 from .finite import require_finite, why_undefined
+from .layout import resolve_variant
 from .models import MemoryParams, ModelParams, build_model
 from .runfile import load_run_file
-from .train import resolve_variant
 
 
 def load_trained(model_path: Path, device: torch.device | str = "cpu"):

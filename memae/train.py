@@ -14,6 +14,7 @@ from .codedigest import safe_digest
 from .config import digest
 from .data.arrays import write_json
 from .device import autocast, describe, set_memory_format, setup
+from .layout import resolve_variant, run_config
 from .memory import entropy
 from .models import MemoryParams, ModelParams, build_model
 from .runfile import load_run_file
@@ -34,11 +35,6 @@ def loss_terms(net, x: torch.Tensor, variant: Variant, loss_params: dict):
     if variant.l1:
         total = total + loss_params["l1_weight"] * z.float().abs().mean()
     return total, recon
-
-
-# Run names, sweep points and a run's config live in memae.layout (torch-free, read by the
-# workflow); imported here for the training code below.
-from .layout import RUNTIME_KEYS, SWEEP_NAME, resolve_variant, run_config, sweep_name, sweep_points  # noqa: E402,F401
 
 
 def _code_state() -> dict:

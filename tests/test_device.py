@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from memae import device as dev
+from memae.layout import run_config
 from memae.models import build_model
-from memae.train import run_config
 from memae.variants import get_variant
 
 AVX2 = "processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma\n"

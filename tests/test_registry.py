@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,9 +127,85 @@ def test_fetch_writes_the_stamp_the_workflow_waits_for(tmp_path):
     assert [Path(p).exists() for p in expected] == [True]
 
 
-def test_the_training_stack_keeps_the_run_config_of_the_layout():
-    from memae import train
-    assert train.run_config is layout.run_config and train.sweep_points is layout.sweep_points
+def _top_level_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_layout_names_are_imported_from_the_layout_not_through_the_training_stack():
+    # memae.train is the training stack (it imports torch): a layout name taken from it would load
+    # torch for a name that lives in the torch-free memae.layout, and keep a re-export alive
+    from_layout = _top_level_names(PACKAGE / "layout.py")
+    assert {"run_config", "resolve_variant", "sweep_points", "RUNTIME_KEYS"} <= from_layout
+    found = []
+    for path in sorted([*PACKAGE.rglob("*.py"), *(REPO / "tests").rglob("*.py"), *(REPO / "benchmarks").rglob("*.py")]):
+        in_package = PACKAGE in path.parents
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: set[str] = set()
+            if isinstance(node, ast.ImportFrom) and (
+                    node.module == "memae.train" or (in_package and node.level == 1 and node.module == "train")):
+                names = {a.name for a in node.names} & from_layout
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.id in ("train", "train_mod") and node.attr in from_layout):
+                names = {node.attr}
+            found += [f"{path.relative_to(REPO)}:{node.lineno} {n}" for n in sorted(names)]
+    assert not found, found
+    train_py = (PACKAGE / "train.py").read_text()
+    assert "F401" not in train_py   # no re-export kept for old importers
+
+
+# The workflow's modules at parse time and in its run blocks, found in its sources
+WORKFLOW_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(memae(?:\.\w+)*)[ \t]+import[ \t]+(\([^)]*\)|[\w \t,]+)"
+                             r"|import[ \t]+(memae(?:\.\w+)*))", re.M)
+
+
+def _workflow_modules() -> set[str]:
+    mods = set()
+    for path in [REPO / "workflow/Snakefile", *(REPO / "workflow").rglob("*.smk")]:
+        for base, names, plain in WORKFLOW_IMPORT.findall(path.read_text()):
+            if plain:
+                mods.add(plain)
+                continue
+            mods.add(base)   # `from memae import estimate as e`: memae.estimate, a module of its own
+            for part in names.replace("(", " ").replace(")", " ").split(","):
+                name = part.split()[0] if part.split() else ""
+                if (PACKAGE.parent / base.replace(".", "/") / f"{name}.py").is_file():
+                    mods.add(f"{base}.{name}")
+    return mods
+
+
+def test_the_modules_the_workflow_and_the_report_load_import_without_torch():
+    # torch fails on import (a meta path finder ahead of every other): the workflow's modules, the
+    # aggregation, provenance and the report still import, so planning and reporting need no torch
+    mods = sorted(_workflow_modules() | {"memae.aggregate", "memae.provenance", "memae.report"})
+    assert {"memae.datasets", "memae.config", "memae.layout", "memae.studies", "memae.results",
+            "memae.estimate", "memae.missing", "memae.overrides", "memae.data.arrays"} <= set(mods), mods
+    code = (
+        "import importlib, importlib.abc, sys\n"
+        "class NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('torch is not installed here: ' + name)\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "try:\n"
+        "    import torch\n"
+        "    sys.exit('torch was not blocked')\n"
+        "except ImportError:\n"
+        "    pass\n"
+        f"for m in {mods!r}:\n"
+        "    importlib.import_module(m)\n"
+        "assert not [k for k in sys.modules if k == 'torch' or k.startswith('torch.')]\n"
+        "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 0 and r.stdout.startswith("ok"), (r.stdout + r.stderr)[-3000:]
 
 
 # --- the workflow at parse time -------------------------------------------------------------------
