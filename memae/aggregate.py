@@ -108,19 +108,27 @@ def collect(root: Path, params: dict) -> dict:
 
 def aggregate_sweep(dataset: str, params: dict, results: Path, out: Path) -> dict:
     """results/<dataset>/sweep/metrics.json: {"points": [{"num_items": N, "auc": x, "auc_macro": y}]},
-    each metric the mean over the seeds (and splits) of the memae run with N memory items."""
+    each metric the mean over the seeds (and splits) of the memae run with N memory items; and
+    `code`: the code digests its runs recorded, as collect() tallies them (memae.codedigest)."""
     proto, points = params["protocol"], []
+    recorded = {"train": [], "score": []}
     for n, variant in sweep_points(params):
         rows = []
         for seed in proto["seeds"]:
             for split in proto["splits"]:
-                path = run_dir(results, dataset, variant, split, seed) / "metrics.json"
+                run = run_dir(results, dataset, variant, split, seed)
+                path = run / "metrics.json"
                 if not path.exists():
                     raise FileNotFoundError(f"{path} is missing: run train and evaluate for it")
-                rows.append(json.loads(path.read_text())["metrics"])
+                m = json.loads(path.read_text())
+                rows.append(m["metrics"])
                 require_finite(rows[-1], path, "metric")
+                recorded["score"].append(codedigest.recorded(m))
+                log = run / "train_log.json"
+                recorded["train"].append(codedigest.recorded(json.loads(log.read_text())) if log.exists() else None)
         points.append({"num_items": n, "variant": variant, "runs": len(rows),
                        **{k: float(np.mean([r[k] for r in rows])) for k in rows[0]}})
-    result = {"dataset": dataset, "params_digest": digest(params), "points": points}
+    result = {"dataset": dataset, "params_digest": digest(params), "points": points,
+              "code": {"digests": {k: codedigest.tally(v) for k, v in recorded.items()}}}
     write_json(out, result)
     return result

@@ -152,8 +152,9 @@ def cmd_compare(a) -> int:
 
 
 def cmd_stale(a) -> int:
-    from .codedigest import RERUN, run_states
-    rows = run_states(a.results, a.datasets.split(",") if a.datasets else None)
+    from .codedigest import RERUN, aggregated_states, run_states
+    datasets = a.datasets.split(",") if a.datasets else None
+    rows = run_states(a.results, datasets)
     if a.list:   # the outputs of the jobs to rerun: snakemake --cores all --forcerun $(memae stale --list)
         for r in rows:
             if r["rerun"]:
@@ -166,8 +167,19 @@ def cmd_stale(a) -> int:
         print(f"{r['run']}: {what}" + (f" (changed: {', '.join(r['changed'])})" if r["changed"] else ""))
     stale = sum(1 for r in rows if r["rerun"])
     unknown = sum(1 for r in rows if not r["rerun"] and "not recorded" in (r["train"], r["score"]))
+    # the aggregated files (main, sweep, each study's arms): what the report and README show, also
+    # where the runs are not on disk (a fresh clone holds only these)
+    files = aggregated_states(a.results, datasets)
+    for f in files:
+        if f["state"] == "stale":
+            print(f"{f['file']} ({f['what']}): stale, {f['stale']} of {f['runs']} runs computed by other "
+                  f"code (changed: {', '.join(f['files']) or 'unknown'})")
+    stale_files = sum(1 for f in files if f["state"] == "stale")
+    unknown_files = sum(1 for f in files if f["state"] == "not recorded")
     print(f"{len(rows)} runs: {stale} stale, {unknown} without a recorded code digest, "
-          f"{len(rows) - stale - unknown} current." + (f" To rerun the stale ones: {RERUN}." if stale else ""))
+          f"{len(rows) - stale - unknown} current. {len(files)} aggregated files: {stale_files} with stale "
+          f"numbers, {unknown_files} without a recorded code digest."
+          + (f" To rerun the stale ones: {RERUN}." if stale or stale_files else ""))
     return 0
 
 
@@ -334,7 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "metrics.json: scoring; memae.codedigest) with the checkout's code. Stale runs "
                        "are flagged, never retrained on their own: with --list, print the files whose "
                        "jobs rerun them (model.pt of a stale training, metrics.json of a stale "
-                       "scoring), one per line, for `snakemake --cores all --forcerun $(memae stale --list)`.")
+                       "scoring), one per line, for `snakemake --cores all --forcerun $(memae stale --list)`. "
+                       "Without --list, also the aggregated files (results/<dataset>/metrics.json, the "
+                       "sweep's, each study's, both arms) whose runs recorded other code's digest.")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--datasets", help="comma-separated datasets (default: every dataset under --results)")
     p.add_argument("--list", action="store_true", help="print only the files to rerun, one per line")

@@ -271,6 +271,66 @@ def check(dataset: str, code: dict | None, root: Path | None = None) -> dict:
             "changed": changed_list, "text": text}
 
 
+ARMS = {"study": "study arm", "base": "baseline"}
+
+
+def check_arms(dataset: str, study: dict, root: Path | None = None) -> dict:
+    """Whether a study's runs were computed by the checkout's code: check() of each arm of its file
+    (results/<ds>/studies/<name>/metrics.json, "study" and "base", each with `code` as
+    aggregate.collect writes it), and together {"state", "arms", "stale", "runs", "changed", "text"}:
+    "stale" when either arm is, else "not recorded" when either records no digest, else "current"."""
+    per = {arm: check(dataset, (study.get(arm) or {}).get("code"), root) for arm in ARMS}
+    changed = sorted({m for c in per.values() for m in c["changed"]})
+    stale = [arm for arm, c in per.items() if c["state"] == "stale"]
+    runs = sum(c["runs"] or 0 for c in per.values())
+    if stale:
+        where = ", ".join(_shown(m, root) for m in changed) or "unknown"
+        arms = "; ".join(f"{ARMS[a]}: {per[a]['stale']} of {per[a]['runs']} runs" for a in stale)
+        text = (f"stale: computed by other code than the checkout's ({arms}; changed since: {where}); "
+                f"{RERUN}")
+        state = "stale"
+    elif any(c["state"] == "not recorded" for c in per.values()):
+        text = ("code digest not recorded for some of its runs: whether they match the checkout's "
+                "code is unknown")
+        state = "not recorded"
+    else:
+        text = f"current: all {runs} runs of both arms were computed by the checkout's code"
+        state = "current"
+    return {"state": state, "arms": per, "stale": sum(per[a]["stale"] for a in stale), "runs": runs,
+            "changed": changed, "text": text}
+
+
+def aggregated_states(results: Path, datasets: list[str] | None = None,
+                      root: Path | None = None) -> list[dict]:
+    """The code state of every aggregated file under results/<dataset>/ (what the report, the
+    README and `dvc metrics diff` read, also where the runs themselves are not on disk, as in a
+    fresh clone): the main metrics.json, the sweep's and each study's (both arms).
+    [{"file", "dataset", "what", "state", "text", "stale", "runs", "files", ...}] as check() /
+    check_arms() give them; "files": the changed modules as paths (memae/memory.py)."""
+    from . import results as results_file
+    from .datasets import SPECS
+    from .layout import metrics_path, sweep_path
+    results = Path(results)
+    names = datasets or ([p.name for p in results.iterdir() if p.is_dir()] if results.is_dir() else [])
+    out = []
+    for ds in sorted(n for n in names if n in SPECS):
+        main = metrics_path(results, ds)
+        if main.exists():
+            m = results_file.read(main)
+            if m["status"] == "run":
+                out.append({"file": main, "dataset": ds, "what": "main runs", **check(ds, m.get("code"), root)})
+        sweep = sweep_path(results, ds)
+        if sweep.exists():
+            code = (_read(sweep) or {}).get("code")   # files written before the sweep recorded it: none
+            out.append({"file": sweep, "dataset": ds, "what": "memory-size sweep", **check(ds, code, root)})
+        for f in sorted((results / ds / "studies").glob("*/metrics.json")):
+            out.append({"file": f, "dataset": ds, "what": f"study {f.parent.name}",
+                        **check_arms(ds, results_file.read_study(f), root)})
+    for row in out:
+        row["files"] = [_shown(m, root) for m in row["changed"]]
+    return out
+
+
 # --- runs on disk: `memae stale` -------------------------------------------------------------------
 
 def _read(path: Path) -> dict | None:

@@ -245,7 +245,10 @@ def _study_row(dataset: str, name: str, m: dict) -> dict:
             "shortened": [f"{c['key']}: {_fmt(c['main'])} → {_fmt(c['study'])}" for c in m["shortened"]
                           if c["main"] != c["study"]],   # a shortening this profile already runs is none
             "rows": rows, "order_base": m["order_holds"]["base"], "order_study": m["order_holds"]["study"],
-            "seeds": m["study"]["seeds"], "profile": m.get("profile")}
+            "seeds": m["study"]["seeds"], "profile": m.get("profile"),
+            # were both arms computed by the checkout's code? (stale study arms are flagged like
+            # stale main runs: memae.codedigest)
+            "code": codedigest.check_arms(dataset, m)}
 
 
 def _why(dataset: str, studies: list[dict], tables: list[dict], profile: str | None = None) -> list[str]:
@@ -254,8 +257,9 @@ def _why(dataset: str, studies: list[dict], tables: list[dict], profile: str | N
     profile: the main numbers' profile; a study run under another one is named with its profile
     (its delta was measured at that profile's length, not at the main numbers')."""
     def name(s: dict) -> str:
-        return s["name"] if profile is None or s.get("profile") in (None, profile) else \
-            f"{s['name']} ({s['profile']} profile)"
+        notes = ([] if profile is None or s.get("profile") in (None, profile) else [f"{s['profile']} profile"]) \
+            + (["stale code"] if s["code"]["state"] == "stale" else [])
+        return s["name"] + (f" ({', '.join(notes)})" if notes else "")
     out = []
     for t in tables:
         for row in t["rows"]:
@@ -324,7 +328,11 @@ def figure_groups(results: Path, names: list[str], metrics: dict[str, dict], sel
         sweep = layout.sweep_path(results, ds)
         paper_sweep = ds in dataset_modules.SPECS and dataset_modules.SPECS[ds].paper_sweep
         if sweep.exists() or (run and paper_sweep):
-            groups[-1]["figures"].append(figures.memory_sweep(sweep, ds))
+            fig = figures.memory_sweep(sweep, ds)
+            state = codedigest.check(ds, json.loads(sweep.read_text()).get("code")) if sweep.exists() else None
+            if state and state["state"] == "stale":   # the sweep's runs, flagged like the main runs
+                fig.caption += f" Code {state['text']}."
+            groups[-1]["figures"].append(fig)
     return groups
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from memae import cli, codedigest, report
-from memae.aggregate import aggregate
+from memae import cli, codedigest, report, studies
+from memae.aggregate import aggregate, aggregate_sweep
 from memae.compare import compare, export
 from memae.config import load_params
 from memae.data import kddcup99, mnist, synthetic
 from memae.evaluate import evaluate
-from memae.layout import run_dir
+from memae.layout import run_dir, study_path, sweep_name, sweep_path
 from memae.train import train
 from tests.fixtures.runs import FIXTURES, make_results
 
@@ -138,13 +138,19 @@ def test_every_module_a_run_loads_is_in_its_digest_or_excluded(prepared, tmp_pat
 
 # --- a change to the code flags the runs, a comment does not ---------------------------------------
 
+def small_params(params_dir: Path) -> dict:
+    """The settings of the `results` fixture's runs: MNIST smoke, AE and MemAE, class0, seed 0, 1 epoch."""
+    params = load_params("mnist", "smoke", params_dir)
+    params["train"]["epochs"] = 1
+    params["protocol"].update(variants=["ae", "memae"], splits=["class0"], seeds=[0])
+    return params
+
+
 @pytest.fixture
 def results(prepared, tmp_path, params_dir):
     """results/mnist with one seed of AE and MemAE on class0 (1 epoch), trained, scored and
     aggregated by the checkout's code."""
-    params = load_params("mnist", "smoke", params_dir)
-    params["train"]["epochs"] = 1
-    params["protocol"].update(variants=["ae", "memae"], splits=["class0"], seeds=[0])
+    params = small_params(params_dir)
     res = tmp_path / "results"
     for variant in ("ae", "memae"):
         run = run_dir(res, "mnist", variant, "class0", 0)
@@ -246,6 +252,64 @@ def test_a_change_to_the_scoring_code_only_reruns_the_scoring(results, checkout,
     assert all(r["rerun"] == r["run"] / "metrics.json" and r["changed"] == ["memae/evaluate.py"] for r in rows)
     m = report.load_metrics(results / "mnist" / "metrics.json")
     assert codedigest.check("mnist", m["code"])["state"] == "stale"
+
+
+def test_a_code_change_flags_study_arms_and_the_sweep_too(results, checkout, tmp_path, params_dir,
+                                                         monkeypatch, capsys):
+    """A study's arms (results/<ds>/studies/<name>/metrics.json: its own runs and the baseline) and
+    the memory-size sweep (results/<ds>/sweep/metrics.json) are flagged like the main runs: in the
+    report's "What moves the number", the sweep figure and `memae stale`, also with only the
+    aggregated files left (a fresh clone)."""
+    params = small_params(params_dir)
+    # a study whose arm ran with the checkout's code (its runs: copies of the main ones, which
+    # carry the same digests) and whose baseline is the main runs
+    spec = {"description": "A study.", "set": {"train": {"lr": 0.001}}, "shorten": {}}
+    monkeypatch.setattr(studies, "load_params", lambda *a, **k: params)
+    monkeypatch.setattr(studies, "load_studies", lambda *a, **k: {"lr": spec})
+    for v in ("ae", "memae"):
+        shutil.copytree(run_dir(results, "mnist", v, "class0", 0), run_dir(results, "mnist", v, "class0", 0, "lr"))
+    studies.aggregate_study("mnist", "lr", "smoke", results, study_path(results, "mnist", "lr"))
+    # a sweep of two memory sizes: the MemAE run itself and a copy as the other point
+    n0 = params["memory"]["num_items"]
+    params["protocol"]["sweep_num_items"] = [n0 // 2, n0]
+    shutil.copytree(run_dir(results, "mnist", "memae", "class0", 0),
+                    run_dir(results, "mnist", sweep_name("memae", n0 // 2), "class0", 0))
+    sweep = aggregate_sweep("mnist", params, results, sweep_path(results, "mnist"))
+    assert codedigest.check("mnist", sweep["code"])["state"] == "current"
+
+    def stale_output() -> str:
+        assert cli.main(["stale", "--results", str(results)]) == 0
+        return capsys.readouterr().out
+
+    html = _render(results, tmp_path)
+    assert 'id="code-mnist-lr"' not in html and "Code stale" not in html
+    assert "0 with stale numbers" in stale_output()
+
+    _edit(checkout / "memae" / "memory.py", "EPS = 1e-12", "EPS = 1e-10")
+    check = codedigest.check_arms("mnist", report.load_study(study_path(results, "mnist", "lr")))
+    assert check["state"] == "stale" and check["stale"] == 4 and check["changed"] == ["memae.memory"]
+    assert "study arm: 2 of 2 runs; baseline: 2 of 2 runs" in check["text"]
+    html = _render(results, tmp_path)
+    assert '<small class="code-stale" id="code-mnist-lr">stale: computed by other code' in html
+    assert "memae/memory.py" in html.split('id="code-mnist-lr">')[1].split("</small>")[0]
+    assert "Code stale: 2 of 2 runs were computed by other code" in html   # the sweep figure's caption
+
+    out = stale_output()
+    study_file, sweep_file = study_path(results, "mnist", "lr"), sweep_path(results, "mnist")
+    assert f"{study_file} (study lr): stale, 4 of 4 runs computed by other code (changed: memae/memory.py)" in out
+    assert f"{sweep_file} (memory-size sweep): stale, 2 of 2 runs" in out
+    assert "3 aggregated files: 3 with stale numbers" in out
+    assert cli.main(["stale", "--results", str(results), "--list"]) == 0
+    listed = set(capsys.readouterr().out.split())
+    assert {str(run_dir(results, "mnist", v, "class0", 0, "lr") / "model.pt") for v in ("ae", "memae")} <= listed
+    assert str(run_dir(results, "mnist", sweep_name("memae", n0 // 2), "class0", 0) / "model.pt") in listed
+
+    # a fresh clone holds the aggregated files only: they still say which numbers are stale
+    for log in list(results.rglob("train_log.json")):
+        shutil.rmtree(log.parent)
+    out = stale_output()
+    assert f"{study_file} (study lr): stale" in out and f"{sweep_file} (memory-size sweep): stale" in out
+    assert "0 runs: 0 stale" in out and "3 aggregated files: 3 with stale numbers" in out
 
 
 # --- runs that record no digest -------------------------------------------------------------------
