@@ -389,7 +389,9 @@ def train_group(dataset: str, prepared: Path, variant_name: str, runs: list[tupl
                                     "optimizer": adam.run_state(r, g.opt, g.net, stacked.names),
                                     "generator": g.gen.get_state(), "torch_rng": g.torch_rng,
                                     "history": g.history, "elapsed_s": g.elapsed}, g.ckpt_path)
-        bar.set_postfix(val=f"{np.mean([group[r].history[-1]['val_recon'] for r in active]):.4g}")
+        vals = [group[r].history[-1]["val_recon"] for r in active]
+        vals = [v for v in vals if v is not None]   # None: nothing held out
+        bar.set_postfix(val=f"{np.mean(vals):.4g}" if vals else "none held out")
     logs = [train_mod.finish_run(g.out, g.net, g.config, g.key, g.input_shape, g.history, g.elapsed,
                                  device, g.n, g.per_epoch, len(g.x_val), epochs, remove_checkpoint=False)
             for g in group]

@@ -137,14 +137,19 @@ def loss_curves(results: Path, metrics: dict) -> Figure:
         n = min(len(h) for h in hist)
         epochs = np.arange(1, n + 1)
         for ax, key in ((a1, "loss"), (a2, "val_recon")):
-            ax.plot(epochs, np.mean([[e[key] for e in h[:n]] for h in hist], axis=0), marker=".",
-                    label=f"{_label(variant)} ({len(hist)} runs)")
+            # val_recon is None in a run that held nothing out (train.val_fraction 0): no curve
+            rows = [[e[key] for e in h[:n]] for h in hist if all(e[key] is not None for e in h[:n])]
+            if rows:
+                ax.plot(epochs, np.mean(rows, axis=0), marker=".", label=f"{_label(variant)} ({len(rows)} runs)")
         drawn = True
     if not drawn:
         plt.close(f)
         fig.missing = f"no train_log.json under {results}/{ds}"
         return fig
     for ax, what in ((a1, "training loss"), (a2, "validation MSE")):
+        if not ax.get_lines():
+            ax.set(xlabel="epoch", title=f"{ds}: no {what} (nothing held out)")
+            continue
         ys = np.concatenate([line.get_ydata() for line in ax.get_lines()])
         ax.set(xlabel="epoch", ylabel=what, title=f"{ds}: {what}",
                yscale="log" if (ys > 0).all() else "linear")

@@ -59,6 +59,9 @@ PosNumber = Annotated[float, Field(gt=0, allow_inf_nan=False, description="a fin
 NonNegNumber = Annotated[float, Field(ge=0, allow_inf_nan=False, description="a finite number >= 0")]
 OpenFraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False,
                                       description="a number between 0 and 1 (exclusive)")]
+# A hold-out fraction: 0 holds nothing out (every sample trains, as the official code does)
+HoldOut = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False,
+                                 description="a number >= 0 and < 1 (0: nothing held out)")]
 Seed = Annotated[int, Field(ge=0, lt=2**32)]
 Name = Annotated[str, Field(pattern=f"^{NAME.pattern}$")]
 PerDim = Union[PosInt, Annotated[list[PosInt], Field(min_length=1)]]            # one value, or one per spatial dim
@@ -152,7 +155,7 @@ class TrainParams(Section):
     batch_size: PosInt
     lr: PosNumber
     weight_decay: NonNegNumber
-    val_fraction: OpenFraction
+    val_fraction: HoldOut
     max_train_samples: Optional[PosInt] = Field(description="null or an integer >= 1")   # required, may be null
     clips_per_epoch: Optional[PosInt] = Field(None, description="null or an integer >= 1 (video: clips per epoch)")
     # Run-time only: several runs of a variant per training job (memae train-group).

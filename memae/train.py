@@ -50,7 +50,11 @@ def _save_atomic(obj, path: Path) -> None:
 
 
 @torch.no_grad()
-def _val_loss(net, x, batch: int, device) -> float:
+def _val_loss(net, x, batch: int, device) -> float | None:
+    """The mean reconstruction MSE of the held-out samples; None when none is held out
+    (train.val_fraction 0, or videos too short to hold a clip out)."""
+    if len(x) == 0:
+        return None
     net.eval()
     total = 0.0
     for i in range(0, len(x), batch):
@@ -59,7 +63,7 @@ def _val_loss(net, x, batch: int, device) -> float:
             x_hat, _, _ = net(xb)
         total += float(((x_hat.float() - xb.float()) ** 2).mean()) * len(xb)
     net.train()
-    return total / max(1, len(x))
+    return total / len(x)
 
 
 def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int, params: dict,
@@ -125,7 +129,7 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch + 1, "loss": total / per_epoch, "recon": recon_sum / per_epoch,
                         "val_recon": val})
-        bar.set_postfix(loss=f"{total / per_epoch:.4g}", val=f"{val:.4g}")
+        bar.set_postfix(loss=f"{total / per_epoch:.4g}", val="none held out" if val is None else f"{val:.4g}")
         _save_atomic({"config_digest": key, "epoch": epoch, "model": net.state_dict(),
                       "optimizer": opt.state_dict(), "generator": gen.get_state(),
                       "torch_rng": torch.get_rng_state(), "history": history, "elapsed_s": elapsed},

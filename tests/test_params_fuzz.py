@@ -36,7 +36,7 @@ ALLOWED = {
     ("train", "batch_size"): lambda v: _int(v) and v >= 1,
     ("train", "lr"): lambda v: _num(v) and v > 0,
     ("train", "weight_decay"): lambda v: _num(v) and v >= 0,
-    ("train", "val_fraction"): lambda v: _num(v) and 0 < v < 1,
+    ("train", "val_fraction"): lambda v: _num(v) and 0 <= v < 1,
     ("eval", "batch_size"): lambda v: _int(v) and v >= 1,
     ("memory", "num_items"): lambda v: _int(v) and v >= 1,
     ("memory", "shrink_thres"): lambda v: _num(v) and 0 <= v < 1,

@@ -30,6 +30,13 @@ import numpy as np
 ROLES = ("oneclass", "records", "video")
 
 
+def held_out_count(n: int, fraction: float, at_least: int = 1) -> int:
+    """How many of n samples (video: frames of one video) the validation hold-out takes: the
+    `train.val_fraction` of them, rounded, and at least `at_least`; none when the fraction is 0
+    (every sample trains, the run logs no validation loss)."""
+    return max(at_least, int(round(n * fraction))) if fraction > 0 else 0
+
+
 def get(role: str) -> ModuleType:
     """The protocol module of a role (memae.datasets.spec(name).protocol)."""
     if role not in ROLES:

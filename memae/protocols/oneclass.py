@@ -13,7 +13,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from ..data import arrays
-from . import ScoreTable
+from . import ScoreTable, held_out_count
 from .samples import ArrayTest, score_samples
 
 
@@ -35,7 +35,8 @@ def to_float(images: np.ndarray, scale: str) -> np.ndarray:
 
 
 def train_data(prepared, split: str, seed: int, params: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class K's training images less a seeded hold-out of `train.val_fraction` (at least one)."""
+    """Class K's training images less a seeded hold-out of `train.val_fraction` (at least one;
+    none when it is 0)."""
     c = class_of(split)
     labels = arrays.load(prepared, "train_labels", mmap=False)
     idx = np.flatnonzero(labels == c)
@@ -44,7 +45,7 @@ def train_data(prepared, split: str, seed: int, params: dict) -> tuple[torch.Ten
     rng = np.random.default_rng(seed)
     idx = rng.permutation(idx)
     cap = params["train"]["max_train_samples"]
-    n_val = max(1, int(round(len(idx) * params["train"]["val_fraction"])))
+    n_val = held_out_count(len(idx), params["train"]["val_fraction"])
     val, train = idx[:n_val], idx[n_val:]
     if cap:
         train = train[:cap]

@@ -14,7 +14,7 @@ import torch
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 from ..data import arrays
-from . import ScoreTable
+from . import ScoreTable, held_out_count
 from .samples import ArrayTest, score_samples
 
 
@@ -30,7 +30,7 @@ def _train_val(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarra
     y = arrays.load(prepared, "labels", mmap=False)
     idx = train_idx[y[train_idx] == 0]
     idx = np.random.default_rng(seed + 1).permutation(idx)
-    n_val = max(1, int(round(len(idx) * params["train"]["val_fraction"])))
+    n_val = held_out_count(len(idx), params["train"]["val_fraction"])
     val, train = idx[:n_val], idx[n_val:]
     cap = params["train"]["max_train_samples"]
     if cap:
@@ -40,7 +40,8 @@ def _train_val(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarra
 
 
 def train_data(prepared, split: str, seed: int, params: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """The non-anomalous records of the training part, less a seeded validation hold-out."""
+    """The non-anomalous records of the training part, less a seeded validation hold-out (none
+    when train.val_fraction is 0)."""
     train, val = _train_val(prepared, seed, params)
     return torch.from_numpy(train), torch.from_numpy(val)
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..data.frames import open_split
 from ..device import autocast
-from . import ScoreTable
+from . import ScoreTable, held_out_count
 
 
 def to_float(u8: torch.Tensor, scale: str) -> torch.Tensor:
@@ -120,11 +120,12 @@ def train_val_starts(offsets: np.ndarray, clip_len: int, names: list[str], where
                      val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Clip starts for training and validation. The last `val_fraction` of each video's frames is
     held out, but never fewer than one clip's worth (5% of a Ped2 video is under 16 frames), and
-    only where at least one clip is left for training; held-out clips never overlap training ones."""
+    only where at least one clip is left for training; held-out clips never overlap training ones.
+    A fraction of 0 holds nothing out."""
     train, held = [], []
     for i, name in enumerate(names):
         a, b = int(offsets[i]), int(offsets[i + 1])
-        n_val = max(clip_len, int(round((b - a) * val_fraction))) if val_fraction > 0 else 0
+        n_val = held_out_count(b - a, val_fraction, clip_len)
         cut = b - n_val if b - n_val - a >= clip_len else b
         sub = np.array([0, cut - a, b - a])
         train.append(a + clip_starts(sub[:2], clip_len, [name], where))
