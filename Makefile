@@ -6,6 +6,8 @@
 #   make lock                    regenerate the lock files from requirements.txt (needs PyPI)
 #   make schema                  regenerate params/schema.json and params/pipeline.schema.json from
 #                                the typed params (memae/params_model.py); a test fails while stale
+#   make dvc                     regenerate dvc.yaml (its datasets, studies and plots) from the registry
+#                                and the params files (memae/dvcgen.py); a test fails while stale
 # Dependencies: requirements.txt lists the direct pins; requirements.lock every package with its
 # hashes for Python 3.11 on a CPU machine (torch's CPU wheel: what CI and the workstations run);
 # requirements-cuda.lock the same pins from PyPI alone, for a CUDA machine or Python 3.12/3.13:
@@ -18,7 +20,7 @@ PROFILE ?=
 CONFIG := $(if $(PROFILE),--config profile=$(PROFILE),)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup reproduce smoke test clean lock schema
+.PHONY: setup reproduce smoke test clean lock schema dvc
 
 setup: $(VENV)/.installed
 
@@ -42,6 +44,9 @@ lock:
 
 schema: setup
 	$(BIN)/python -m memae.params_model params
+
+dvc: setup
+	$(BIN)/python -m memae.dvcgen
 
 # Snakemake prints, before it starts, what it will train and about how long that takes on this
 # device (memae/estimate.py); at its end, each selected dataset that did not run, what it lacks and

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import memae
-from memae import cli, datasets, layout
+from memae import cli, datasets, dvcgen, layout
 from memae.data import sources, synthetic
 
 from .conftest import REPO, venv_bin
@@ -184,7 +184,7 @@ def _workflow_modules() -> set[str]:
 def test_the_modules_the_workflow_and_the_report_load_import_without_torch():
     # torch fails on import (a meta path finder ahead of every other): the workflow's modules, the
     # aggregation, provenance and the report still import, so planning and reporting need no torch
-    mods = sorted(_workflow_modules() | {"memae.aggregate", "memae.provenance", "memae.report"})
+    mods = sorted(_workflow_modules() | {"memae.aggregate", "memae.provenance", "memae.report", "memae.dvcgen"})
     assert {"memae.datasets", "memae.config", "memae.layout", "memae.studies", "memae.results",
             "memae.estimate", "memae.missing", "memae.overrides", "memae.data.arrays"} <= set(mods), mods
     code = (
@@ -250,19 +250,54 @@ def test_a_registered_dataset_without_params_file_stops_the_workflow_naming_it(t
 
 # --- dvc.yaml -------------------------------------------------------------------------------------
 
+def test_the_committed_dvc_yaml_is_the_one_make_dvc_writes():
+    # DVC cannot read Python: dvc.yaml is generated from the registry and the params files
+    # (memae/dvcgen.py); adding a dataset, a study or a main variant means running `make dvc`
+    assert (REPO / "dvc.yaml").read_text() == dvcgen.render(REPO / "params"), \
+        "dvc.yaml differs from what `make dvc` (python -m memae.dvcgen) writes: run `make dvc`"
+    r = subprocess.run([sys.executable, "-m", "memae.dvcgen", "--check"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
 def test_dvc_stages_are_one_foreach_over_the_registry_s_datasets():
-    doc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    doc = yaml.safe_load(dvcgen.render(REPO / "params"))
     stages = doc["stages"]
     items = stages["dataset"]["foreach"]
-    assert set(items) == set(datasets.WORKFLOW_DATASETS)
+    assert list(items) == list(datasets.WORKFLOW_DATASETS)
     for ds, item in items.items():   # the file a dataset's params start from is tracked too
         like = yaml.safe_load((REPO / "params" / f"{ds}.yaml").read_text()).get("like", ds)
         assert item == {"like": like}, ds
     # no stage copied per dataset: only the foreach stages and the report
     assert set(stages) == {"dataset", "studies", "report"}
-    with_studies = {ds for ds in datasets.WORKFLOW_DATASETS
-                    if yaml.safe_load((REPO / "params" / f"{ds}.yaml").read_text()).get("studies")}
+    # the datasets with studies as the workflow reads them (`like:` followed: cifar10_jpeg has
+    # cifar10's), each tracking the file its studies come from
+    from memae.config import load_studies
+    with_studies = {ds for ds in datasets.WORKFLOW_DATASETS if load_studies(ds, REPO / "params")}
+    assert {"mnist", "kddcup99", "cifar10", "cifar10_jpeg"} <= with_studies
     assert set(stages["studies"]["foreach"]) == with_studies
+    assert stages["studies"]["foreach"]["cifar10_jpeg"] == {"like": "cifar10"}
+    assert "params/${item.like}.yaml" in stages["studies"]["do"]["params"][2]
     deps = set(stages["report"]["deps"])
     assert {f"results/{ds}/metrics.json" for ds in datasets.WORKFLOW_DATASETS} <= deps
     assert {f"results/{ds}/studies/metrics.json" for ds in with_studies} <= deps
+
+
+def test_a_dataset_added_to_the_registry_reaches_every_list_of_dvc_yaml(tmp_path, monkeypatch):
+    # a new dataset: its params file (here a copy of KDD's) and its registry line; `make dvc` then
+    # adds its stage, its studies stage, the report's deps and its ROC plot
+    params = tmp_path / "params"
+    shutil.copytree(REPO / "params", params)
+    (params / "svhn.yaml").write_text("like: kddcup99\n")
+    monkeypatch.setattr(dvcgen, "WORKFLOW_DATASETS", (*datasets.WORKFLOW_DATASETS, "svhn"))
+    monkeypatch.setitem(dvcgen.SPECS, "svhn", datasets.SPECS["kddcup99"])
+    doc = yaml.safe_load(dvcgen.render(params))
+    assert doc["stages"]["dataset"]["foreach"]["svhn"] == {"like": "kddcup99"}
+    assert doc["stages"]["studies"]["foreach"]["svhn"] == {"like": "kddcup99"}
+    assert {"results/svhn/metrics.json", "results/svhn/studies/metrics.json"} <= set(doc["stages"]["report"]["deps"])
+    roc = next(e["roc_svhn"] for e in doc["plots"] if isinstance(e, dict) and "roc_svhn" in e)
+    assert roc["y"] == {f"results/svhn/roc/{v}.json": "tpr" for v in ("ae", "memae_nonspar", "memae")}
+    # and the committed file no longer matches until `make dvc` writes it
+    assert dvcgen.render(params) != (REPO / "dvc.yaml").read_text()
+    out = tmp_path / "dvc.yaml"
+    assert dvcgen.main(["--params", str(params), "--out", str(out)]) == 0
+    assert dvcgen.main(["--params", str(params), "--out", str(out), "--check"]) == 0
