@@ -1,8 +1,6 @@
 """A paper value changed at a key the active profile overrides does not run: `dvc exp run -S` on
 it stops with a message naming the profile's key (it would otherwise record a setting that never
 ran); outside an experiment the workflow warns."""
-import os
-import shutil
 import subprocess
 
 import pytest
@@ -10,22 +8,7 @@ import yaml
 
 from memae.overrides import shadowed
 
-from .conftest import REPO, venv_bin
-
-GIT = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-
-
-def _repo(root, files):
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                         cwd=REPO, capture_output=True, check=True).stdout
-    for rel in filter(None, out.decode().split("\0")):
-        if rel.startswith(files) and (REPO / rel).is_file():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, root / rel)
-    env = {**os.environ, **GIT, "PATH": f"{venv_bin()}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-    env.pop("DVC_EXP_BASELINE_REV", None)
-    subprocess.run("git init -q && git add -A && git commit -qm init", cwd=root, env=env, shell=True, check=True)
-    return env
+from .conftest import git_copy
 
 
 def _set(path, old, new):
@@ -35,7 +18,7 @@ def _set(path, old, new):
 
 
 def test_a_changed_paper_value_under_an_overriding_profile_is_named(tmp_path):
-    env = _repo(tmp_path, ("params/",))
+    env = git_copy(tmp_path, ("params/",))
     raw = yaml.safe_load((tmp_path / "params/kddcup99.yaml").read_text())
     quick_epochs = raw["profiles"]["quick"]["train"]["epochs"]
     assert quick_epochs != 50 and "lr" not in raw["profiles"]["quick"].get("train", {})
@@ -53,7 +36,7 @@ def test_a_changed_paper_value_under_an_overriding_profile_is_named(tmp_path):
 
 @pytest.mark.pipeline
 def test_dvc_exp_run_set_on_an_overridden_key_fails_and_plain_snakemake_warns(tmp_path):
-    env = _repo(tmp_path, ("params/", "workflow/", "memae/", "dvc.yaml", ".dvc/", ".dvcignore", ".gitignore"))
+    env = git_copy(tmp_path, ("params/", "workflow/", "memae/", "dvc.yaml", ".dvc/", ".dvcignore", ".gitignore"))
     _set(tmp_path / "params/pipeline.yaml", "\nprofile: paper\n", "\nprofile: smoke\n")
     subprocess.run("git commit -qam smoke", cwd=tmp_path, env=env, shell=True, check=True)
 
