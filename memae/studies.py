@@ -25,7 +25,7 @@ from pathlib import Path
 from .config import ParamsError, digest, load_params, load_studies, study_params
 from .data.arrays import write_json
 from .datasets import primary_metric
-from .layout import arm_root, base_tag, study_path
+from .layout import arm_root, base_tag, run_config, run_dir, study_path
 
 # The paper's main claim, per dataset: each variant beats the next on the primary metric (the
 # registry's, memae.datasets). The report's main-claim check uses the same order and metric.
@@ -40,6 +40,26 @@ def describe_baseline(dataset: str, tag: str | None, base: dict, params: dict) -
     if seeds == params["protocol"]["seeds"]:
         return "the main runs"
     return f"the main runs of seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
+def reused_training(results: str | Path, dataset: str, params: dict, study: dict, variant: str,
+                    split: str, seed: int) -> Path | None:
+    """The baseline run that one run of a study arm would train again bit for bit, or None.
+
+    A study that changes only how runs are scored (KDDCUP99's threshold_train_test changes `eval`
+    only) trains with its baseline's settings: training is seeded and deterministic, so training
+    again would give the baseline's weights at the cost of a full run. The workflow's train job of
+    such a run copies the baseline's model.pt and train_log.json instead, and the study's own
+    evaluate job scores that model with the study's settings. `params` are the dataset's resolved
+    settings (the profile applied), `study` its spec (memae.config.load_studies)."""
+    base = study_params(params, study, "base")
+    p = base["protocol"]
+    if variant not in p["variants"] or split not in p["splits"] or seed not in p["seeds"]:
+        return None
+    arm = study_params(params, study, "study")
+    if run_config(dataset, variant, split, seed, arm) != run_config(dataset, variant, split, seed, base):
+        return None
+    return run_dir(results, dataset, variant, split, seed, base_tag(study, params))
 
 
 def resolve_tag(dataset: str, tag: str, profile: str, params_dir: Path = Path("params")) -> dict:

@@ -10,7 +10,7 @@ import yaml
 
 from memae.config import ParamsError, load_params, load_studies, study_params
 from memae.report import what_moves
-from memae.studies import aggregate_study, base_tag, resolve_tag, select
+from memae.studies import aggregate_study, base_tag, resolve_tag, reused_training, select
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,6 +88,38 @@ def test_the_baseline_is_the_main_runs_unless_the_shortening_changes_a_setting(p
     assert resolve_tag("mnist", "cosine", "paper", pdir)["memory"]["addressing"] == "cosine"
     with pytest.raises(ParamsError, match="no study"):
         resolve_tag("mnist", "base_00000000", "paper", pdir)
+
+
+def test_a_study_that_changes_only_scoring_reuses_its_baselines_models_and_no_other_does(pdir):
+    # KDDCUP99's threshold_train_test sets eval.threshold_population only: its runs would train
+    # with the baseline's settings, so the workflow copies the baseline's model instead of training
+    # again. Under the paper profile the baseline is the main runs of seeds 0-4 (shorten drops
+    # seeds only); under smoke (seeds [0, 1]) the shortening adds seeds, so a baseline of its own.
+    studies = load_studies("kddcup99", pdir)
+    paper = load_params("kddcup99", "paper", pdir)
+    smoke = load_params("kddcup99", "smoke", pdir)
+    r = Path("results")
+    assert reused_training(r, "kddcup99", paper, studies["threshold_train_test"], "memae", "all", 3) \
+        == r / "kddcup99" / "memae" / "all" / "seed3"
+    tag = base_tag(studies["threshold_train_test"], smoke)
+    assert tag.startswith("base_")
+    assert reused_training(r, "kddcup99", smoke, studies["threshold_train_test"], "ae", "all", 4) \
+        == r / "kddcup99" / "studies" / tag / "ae" / "all" / "seed4"
+    # every other KDD study changes training (epochs, shrinkage, addressing): it trains
+    for name in ("epochs30", "lambda2n", "lambda3n", "cosine"):
+        for params in (paper, smoke):
+            assert reused_training(r, "kddcup99", params, studies[name], "memae", "all", 0) is None, name
+    # a seed or variant the baseline does not run has nothing to reuse
+    assert reused_training(r, "kddcup99", paper, studies["threshold_train_test"], "memae", "all", 7) is None
+    # an eval-only study declared by a user reuses too, and one that also touches training does not
+    _edit(pdir, "mnist", lambda d: d["studies"].update(
+        fraction={"description": "anomalies 10% of the test set", "set": {"eval": {"anomaly_fraction": 0.1}}},
+        fraction_lr={"description": "and another lr", "set": {"eval": {"anomaly_fraction": 0.1},
+                                                               "train": {"lr": 0.01}}}))
+    studies, paper = load_studies("mnist", pdir), load_params("mnist", "paper", pdir)
+    assert reused_training(r, "mnist", paper, studies["fraction"], "ae", "class2", 1) \
+        == r / "mnist" / "ae" / "class2" / "seed1"
+    assert reused_training(r, "mnist", paper, studies["fraction_lr"], "ae", "class2", 1) is None
 
 
 def test_a_baseline_of_fewer_seeds_reads_only_those_main_runs(pdir, tmp_path):

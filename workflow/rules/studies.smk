@@ -9,7 +9,7 @@ import functools
 
 from memae.config import load_studies, study_params
 from memae.layout import base_tag
-from memae.studies import select as select_studies
+from memae.studies import reused_training as reused_study_training, select as select_studies
 
 try:
     _spec = config.get("studies", PIPE.get("studies") or [])
@@ -55,6 +55,16 @@ def base_runs(ds, study, name):
             for v in p["variants"] for s in p["splits"] for k in p["seeds"]]
 
 
+def reused_training(w) -> str:
+    """The baseline run whose model a study run copies instead of training it again ("" for none):
+    a study that changes only scoring settings (memae.studies.reused_training)."""
+    spec = STUDY_SPECS[w.dataset].get(w.tag)
+    if spec is None:            # a shortened baseline's own runs
+        return ""
+    run = reused_study_training(RESULTS, w.dataset, PARAMS[w.dataset], spec, w.variant, w.split, int(w.seed))
+    return str(run) if run else ""
+
+
 def study_train_digest(w):
     return digest(run_config(w.dataset, w.variant, w.split, int(w.seed), tag_params(w.dataset, w.tag)))
 
@@ -65,13 +75,15 @@ def study_eval_digest(w):
 
 rule train_study:
     input:
-        str(prepared_summary(DATA, "{dataset}")),
+        summary=str(prepared_summary(DATA, "{dataset}")),
+        reused=lambda w: [f"{d}/{n}" for d in [reused_training(w)] if d for n in ("model.pt", "train_log.json")],
     output:
         model=f"{STUDY_RUN}/model.pt",
         log=f"{STUDY_RUN}/train_log.json",
     params:
         settings=study_train_digest,
         out=STUDY_RUN,
+        reused=reused_training,
     log:
         "logs/{dataset}/studies/{tag}/{variant}/{split}/seed{seed}/train.log",
     threads: 1
@@ -79,11 +91,16 @@ rule train_study:
         gpu=gpus,
         runtime=720,
         mem_mb=lambda w: 32000 if w.dataset in VIDEO_DATASETS else 8000,
-    shell:
-        "memae train {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
-        " --variant {wildcards.variant} --split {wildcards.split} --seed {wildcards.seed}"
-        " --study {wildcards.tag} --out {params.out:q} --profile {PROFILE:q} --threads {threads}"
-        " 2> {log:q}"
+    run:
+        if params.reused:   # see reused_training
+            shell("echo 'same training settings as {params.reused}: its model is reused, not trained again'"
+                  " > {log:q} && cp {params.reused:q}/model.pt {output.model:q}"
+                  " && cp {params.reused:q}/train_log.json {output.log:q}")
+        else:
+            shell("memae train {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
+                  " --variant {wildcards.variant} --split {wildcards.split} --seed {wildcards.seed}"
+                  " --study {wildcards.tag} --out {params.out:q} --profile {PROFILE:q} --threads {threads}"
+                  " 2> {log:q}")
 
 
 rule evaluate_study:

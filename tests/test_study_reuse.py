@@ -1,0 +1,54 @@
+"""A study that changes only scoring settings does not train again: its runs score the baseline's
+trained models (memae.studies.reused_training). End to end on synthetic KDDCUP99 (profile smoke):
+the study's model files are the baseline's byte for byte, its train logs say so, and its scores
+differ from the baseline's where the changed setting says they must."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from .conftest import REPO, venv_bin
+
+pytestmark = pytest.mark.pipeline
+
+
+def test_the_threshold_study_scores_the_baselines_models_without_training(tmp_path):
+    for rel in ("workflow", "params"):
+        shutil.copytree(REPO / rel, tmp_path / rel)
+    # the study on the smoke profile's own seeds (0, 1): its baseline is then the main runs, as under
+    # the paper profile, and the test trains 6 small models instead of 15
+    path = tmp_path / "params/kddcup99.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["studies"]["threshold_train_test"]["shorten"] = {"protocol": {"seeds": [0, 1]}}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    env = {**os.environ, "PATH": f"{venv_bin()}:{os.environ['PATH']}"}
+    env.pop("MEMAE_MIRROR", None)
+    target = "results/kddcup99/studies/threshold_train_test/metrics.json"
+    r = subprocess.run(["snakemake", target, "--cores", "2", "--config", "profile=smoke", "datasets=[kddcup99]",
+                        "studies=[kddcup99:threshold_train_test]"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    study = json.loads((tmp_path / target).read_text())
+    studies = tmp_path / "results/kddcup99/studies"
+    assert not [p for p in studies.iterdir() if p.name.startswith("base_")]  # no baseline of its own
+    base = tmp_path / "results/kddcup99"
+    runs = sorted(p.relative_to(base) for p in base.glob("*/all/seed*"))
+    assert len(runs) == 6                                                    # 3 variants x seeds 0, 1
+    moved = 0
+    for run in runs:
+        arm = studies / "threshold_train_test" / run
+        assert (arm / "model.pt").read_bytes() == (base / run / "model.pt").read_bytes(), run
+        assert (arm / "train_log.json").read_text() == (base / run / "train_log.json").read_text()
+        logs = tmp_path / "logs/kddcup99/studies"
+        assert "reused, not trained again" in (logs / "threshold_train_test" / run / "train.log").read_text()
+        # same model, same scores; the threshold is taken over another population, so the flags
+        # (and with them precision/recall/F1) may move, while the AUC, which has no threshold, cannot
+        a = json.loads((arm / "metrics.json").read_text())["metrics"]
+        b = json.loads((base / run / "metrics.json").read_text())["metrics"]
+        assert a["auc"] == pytest.approx(b["auc"], abs=1e-12), run
+        moved += a["f1"] != b["f1"]
+    assert moved, "the train+test threshold changed no F1: the study did not score with its own settings"
+    assert study["base"]["seeds"] == [0, 1]
