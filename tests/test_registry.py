@@ -248,6 +248,21 @@ def test_a_registered_dataset_without_params_file_stops_the_workflow_naming_it(t
     assert "params/avenue.yaml" in r.stderr and "memae/datasets.py" in r.stderr, r.stderr[-2000:]
 
 
+def test_a_target_of_a_dataset_the_profile_does_not_run_says_how_to_select_it(tmp_path):
+    # quick runs mnist and kddcup99 only: a cifar10_jpeg run has no fetch rule under it
+    _copy_workflow(tmp_path)
+    r = _dry_run(tmp_path, "results/cifar10_jpeg/ae/class0/seed0/metrics.json", "--config", "profile=quick")
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert "profile 'quick' does not run" in out and "--config 'datasets=[cifar10_jpeg]'" in out, out[-3000:]
+    r = _dry_run(tmp_path, "results/mnsit/ae/class0/seed0/metrics.json", "--config", "profile=quick")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "'mnsit', which does not exist" in out and "mnist" in out, out[-3000:]
+    r = _dry_run(tmp_path, "results/cifar10_jpeg/ae/class0/seed0/metrics.json", "--config", "profile=quick",
+                 "datasets=[cifar10_jpeg]", "studies=[]")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+
+
 # --- dvc.yaml -------------------------------------------------------------------------------------
 
 def test_the_committed_dvc_yaml_is_the_one_make_dvc_writes():

@@ -29,9 +29,22 @@ for _ds in DATASETS:
             " --profile {PROFILE:q} 2> {log:q}"
 
 
+def selected_stamps(w):
+    """prepare's inputs; a run asked for of a dataset this profile does not select has no fetch
+    rule: say so and how to select it, instead of Snakemake's missing-input error."""
+    if w.dataset not in ALL_DATASETS:
+        raise ValueError(f"a target names dataset {w.dataset!r}, which does not exist: the datasets are"
+                         f" {', '.join(ALL_DATASETS)} (memae/datasets.py)")
+    if w.dataset not in DATASETS:
+        raise ValueError(f"a target needs dataset {w.dataset!r}, which profile {PROFILE!r} does not run:"
+                         f" select it with --config 'datasets=[{w.dataset}]' (or params/pipeline.yaml"
+                         f" `datasets`); this profile runs {', '.join(DATASETS)}")
+    return verified_stamps(w.dataset)
+
+
 rule prepare:
     input:
-        lambda w: verified_stamps(w.dataset),
+        selected_stamps,
     output:
         str(prepared_summary(DATA, "{dataset}")),
     params:
