@@ -65,3 +65,16 @@ def test_run_files_stay_local():
               "results/mnist/studies/code256/memae/class0/seed0/metrics.json",
               "results/mnist/roc/memae.png", "results/mnist/other.json"]
     assert ignored(local) == set(local)
+
+
+def test_what_running_python_leaves_in_a_stage_dep_does_not_change_the_stage():
+    # The DVC stages depend on the folders memae/ and workflow/ whole: byte code and the package's
+    # install metadata in them would make every checkout's stages differ from a committed dvc.lock
+    from .conftest import venv_bin
+    paths = ["memae/__pycache__/train.cpython-311.pyc", "memae/data/__pycache__/mnist.cpython-312.pyc",
+             "workflow/rules/__pycache__/x.pyc", "memae_repro.egg-info/PKG-INFO",
+             "memae/train.py", "workflow/rules/train.smk", "memae/templates/report.html.j2"]
+    r = subprocess.run([str(Path(venv_bin()) / "dvc"), "check-ignore", *paths], cwd=REPO, capture_output=True, text=True,
+                       env={"DVC_NO_ANALYTICS": "1", "PATH": "/usr/bin:/bin"})
+    assert r.returncode in (0, 1), r.stderr
+    assert set(r.stdout.split()) == set(paths[:4])
