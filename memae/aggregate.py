@@ -82,7 +82,8 @@ def collect(root: Path, params: dict) -> dict:
                     raise FileNotFoundError(f"{e.filename} is missing: run train and evaluate for it") from None
                 require_finite(m["metrics"], d / "metrics.json", "metric")
                 by_seed.setdefault(seed, []).append({"split": split, **m["metrics"]})
-                train_s += log["train_s"]
+                if "reused_from" not in log:   # a study run that copied its baseline's training trained nothing
+                    train_s += log["train_s"]
                 trained.add(_trained_at(log))
                 recorded["train"].append(codedigest.recorded(log))
                 recorded["score"].append(codedigest.recorded(m))

@@ -19,6 +19,7 @@ Layout (memae.layout, torch-free, read by the workflow):
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -42,24 +43,50 @@ def describe_baseline(dataset: str, tag: str | None, base: dict, params: dict) -
     return f"the main runs of seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
+# Settings only scoring reads, under every protocol: a study arm that differs from its baseline in
+# these alone (and in which runs it lists) scores the baseline's trained models. Any other
+# difference trains, including eval keys that decide what trains (eval.test_fraction: the records
+# protocol trains on the part of the records it does not test on).
+SCORING_ONLY = ("eval.batch_size", "eval.anomaly_fraction", "eval.threshold_top_fraction",
+                "eval.threshold_population", "eval.clip_error")
+_RUN_LISTS = ("protocol.seeds", "protocol.splits", "protocol.variants")
+
+
 def reused_training(results: str | Path, dataset: str, params: dict, study: dict, variant: str,
                     split: str, seed: int) -> Path | None:
-    """The baseline run that one run of a study arm would train again bit for bit, or None.
+    """The baseline run (a folder under `results`) that one run of a study arm would train again
+    bit for bit, or None.
 
-    A study that changes only how runs are scored (KDDCUP99's threshold_train_test changes `eval`
-    only) trains with its baseline's settings: training is seeded and deterministic, so training
-    again would give the baseline's weights at the cost of a full run. The workflow's train job of
-    such a run copies the baseline's model.pt and train_log.json instead, and the study's own
-    evaluate job scores that model with the study's settings. `params` are the dataset's resolved
-    settings (the profile applied), `study` its spec (memae.config.load_studies)."""
+    A study that changes only how runs are scored (KDDCUP99's threshold_train_test changes
+    eval.threshold_population) trains with its baseline's settings: training is seeded and
+    deterministic, so training again would give the baseline's weights at the cost of a full run.
+    The workflow's train job of such a run copies the baseline's model and training log instead
+    (copy_trained_run), and the study's own evaluate job scores that model with the study's
+    settings. `params` are the dataset's resolved settings (the profile applied), `study` its spec
+    (memae.config.load_studies)."""
     base = study_params(params, study, "base")
     p = base["protocol"]
     if variant not in p["variants"] or split not in p["splits"] or seed not in p["seeds"]:
         return None
     arm = study_params(params, study, "study")
+    a, b = _flatten(arm), _flatten(base)
+    differ = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    if not differ <= set(SCORING_ONLY + _RUN_LISTS):
+        return None
     if run_config(dataset, variant, split, seed, arm) != run_config(dataset, variant, split, seed, base):
         return None
     return run_dir(results, dataset, variant, split, seed, base_tag(study, params))
+
+
+def copy_trained_run(source: str | Path, model: str | Path, log: str | Path, note: str | Path) -> None:
+    """A study run's training, copied from the baseline run `source` (see reused_training): its
+    model.pt as it is, its train_log.json with `reused_from` added (so aggregates count no
+    training time for it), and a line in the job's log `note`."""
+    source = Path(source)
+    shutil.copyfile(source / "model.pt", model)
+    train_log = json.loads((source / "train_log.json").read_text())
+    write_json(log, {**train_log, "reused_from": str(source)})
+    Path(note).write_text(f"same training settings as {source}: its model is reused, not trained again\n")
 
 
 def resolve_tag(dataset: str, tag: str, profile: str, params_dir: Path = Path("params")) -> dict:

@@ -120,6 +120,13 @@ def test_a_study_that_changes_only_scoring_reuses_its_baselines_models_and_no_ot
     assert reused_training(r, "mnist", paper, studies["fraction"], "ae", "class2", 1) \
         == r / "mnist" / "ae" / "class2" / "seed1"
     assert reused_training(r, "mnist", paper, studies["fraction_lr"], "ae", "class2", 1) is None
+    # an eval key that decides what trains: KDDCUP99's records protocol trains on the records it does
+    # not test on, so another test_fraction trains again (it would otherwise score a model that
+    # trained on some of its test records)
+    _edit(pdir, "kddcup99", lambda d: d["studies"].update(
+        half={"description": "test on 30%", "set": {"eval": {"test_fraction": 0.3}}}))
+    studies, paper = load_studies("kddcup99", pdir), load_params("kddcup99", "paper", pdir)
+    assert reused_training(r, "kddcup99", paper, studies["half"], "memae", "all", 0) is None
 
 
 def test_a_baseline_of_fewer_seeds_reads_only_those_main_runs(pdir, tmp_path):

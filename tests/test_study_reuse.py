@@ -41,7 +41,9 @@ def test_the_threshold_study_scores_the_baselines_models_without_training(tmp_pa
     for run in runs:
         arm = studies / "threshold_train_test" / run
         assert (arm / "model.pt").read_bytes() == (base / run / "model.pt").read_bytes(), run
-        assert (arm / "train_log.json").read_text() == (base / run / "train_log.json").read_text()
+        copied = json.loads((arm / "train_log.json").read_text())
+        assert copied.pop("reused_from") == f"results/kddcup99/{run}"
+        assert copied == json.loads((base / run / "train_log.json").read_text())
         logs = tmp_path / "logs/kddcup99/studies"
         assert "reused, not trained again" in (logs / "threshold_train_test" / run / "train.log").read_text()
         # same model, same scores; the threshold is taken over another population, so the flags
@@ -52,3 +54,6 @@ def test_the_threshold_study_scores_the_baselines_models_without_training(tmp_pa
         moved += a["f1"] != b["f1"]
     assert moved, "the train+test threshold changed no F1: the study did not score with its own settings"
     assert study["base"]["seeds"] == [0, 1]
+    # the arm trained nothing: no training time is counted for it; its baseline's is
+    assert all(w["train_s"] == 0 for k, w in study["study"]["wall_time_s"].items() if k != "total")
+    assert all(w["train_s"] > 0 for k, w in study["base"]["wall_time_s"].items() if k != "total")

@@ -9,7 +9,7 @@ import functools
 
 from memae.config import load_studies, study_params
 from memae.layout import base_tag
-from memae.studies import reused_training as reused_study_training, select as select_studies
+from memae.studies import copy_trained_run, reused_training as reused_study_training, select as select_studies
 
 try:
     _spec = config.get("studies", PIPE.get("studies") or [])
@@ -87,15 +87,13 @@ rule train_study:
     log:
         "logs/{dataset}/studies/{tag}/{variant}/{split}/seed{seed}/train.log",
     threads: 1
-    resources:
-        gpu=gpus,
-        runtime=720,
-        mem_mb=lambda w: 32000 if w.dataset in VIDEO_DATASETS else 8000,
+    resources:   # a copy (see reused_training) needs no GPU and little time or memory
+        gpu=lambda w: 0 if reused_training(w) else gpus(w),
+        runtime=lambda w: 5 if reused_training(w) else 720,
+        mem_mb=lambda w: 1000 if reused_training(w) else 32000 if w.dataset in VIDEO_DATASETS else 8000,
     run:
         if params.reused:   # see reused_training
-            shell("echo 'same training settings as {params.reused}: its model is reused, not trained again'"
-                  " > {log:q} && cp {params.reused:q}/model.pt {output.model:q}"
-                  " && cp {params.reused:q}/train_log.json {output.log:q}")
+            copy_trained_run(params.reused, output.model, output.log, log[0])
         else:
             shell("memae train {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
                   " --variant {wildcards.variant} --split {wildcards.split} --seed {wildcards.seed}"
