@@ -75,9 +75,16 @@ LOSS_PLOTS = """\
 
 
 def starts_from(dataset: str, params_dir: Path) -> str:
-    """The params file a dataset's file starts from: its `like:`, itself when it has none."""
-    doc = yaml.safe_load((Path(params_dir) / f"{dataset}.yaml").read_text()) or {}
-    return doc.get("like", dataset)
+    """The params file a dataset's file starts from: its `like:`, itself when it has none. A stage
+    tracks its own file and that one; memae.config follows `like:` further, so a file that is
+    `like:` one that is itself `like:` another would leave the last file untracked: refused."""
+    read = lambda name: yaml.safe_load((Path(params_dir) / f"{name}.yaml").read_text()) or {}
+    like = read(dataset).get("like", dataset)
+    if like != dataset and "like" in read(like):
+        raise ValueError(f"params/{dataset}.yaml is like: {like}, which is like: {read(like)['like']}: "
+                         f"dvc.yaml tracks one `like:` step; make params/{dataset}.yaml like: the file at the "
+                         "end of the chain (or teach memae/dvcgen.py to track every file of the chain)")
+    return like
 
 
 def with_studies(params_dir: Path) -> list[str]:

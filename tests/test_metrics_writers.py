@@ -14,7 +14,7 @@ WRITERS = {"write_json": 0, "write": 0, "save": 0, "savez": 0, "savez_compressed
            "dump": 1, "copy": 1, "copy2": 1, "copyfile": 1, "move": 1, "replace": 1, "rename": 1,
            "write_text": -1, "write_bytes": -1, "touch": -1, "symlink_to": -1}
 # Names of the file these writes may not touch outside the allowed places.
-METRICS = re.compile(r"metrics_path\(|[\"']metrics\.json[\"']")
+METRICS = re.compile(r"metrics_path\(|metrics\.json[\"']")   # also f"{root}/metrics.json"
 
 # (file, function) -> why it may write a file named metrics.json (results.py is not searched: it is
 # the writer, and its path comes from its callers)
@@ -33,7 +33,11 @@ RULES_WRITING_METRICS = {"aggregate": "memae aggregate", "not_selected": "result
 
 
 def _is_write_mode(call: ast.Call) -> bool:
-    mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
+    # open(path, mode) or path.open(mode): the mode is the first argument of a method's call
+    method = isinstance(call.func, ast.Attribute) and not (isinstance(call.func.value, ast.Name)
+                                                          and call.func.value.id in ("io", "os", "builtins"))
+    i = 0 if method else 1
+    mode = call.args[i] if len(call.args) > i else next((k.value for k in call.keywords if k.arg == "mode"), None)
     return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax")
 
 
@@ -42,10 +46,16 @@ def _target(call: ast.Call) -> ast.AST | None:
     func = call.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
     if name == "open" and _is_write_mode(call):
+        if isinstance(func, ast.Attribute) and not (isinstance(func.value, ast.Name)
+                                                    and func.value.id in ("io", "os", "builtins")):
+            return func.value                       # path.open("w")
         return call.args[0] if call.args else None
     if name not in WRITERS:
         return None
     i = WRITERS[name]
+    if name == "save" and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+            and func.value.id == "torch":
+        i = 1                                       # torch.save(obj, f); np.save(f, arr)
     if i < 0:
         return func.value if isinstance(func, ast.Attribute) else None
     return call.args[i] if len(call.args) > i else None
@@ -173,13 +183,17 @@ def test_the_checks_find_a_second_writer(tmp_path):
         "def direct(root, ds, m):\n    path = metrics_path(root, ds)\n    write_json(path, m)\n\n"
         "def text(root, ds, m):\n    (root / ds / 'metrics.json').write_text(str(m))\n\n"
         "def opened(root, m):\n    with open(root / 'metrics.json', 'w') as f:\n        f.write(m)\n\n"
+        "def method_open(root, m):\n    with (root / 'metrics.json').open('w') as f:\n        f.write(m)\n\n"
+        "def torch_saved(root, m):\n    import torch\n    torch.save(m, root / 'metrics.json')\n\n"
+        "def formatted(root, ds, m):\n    write_json(f'{root}/{ds}/metrics.json', m)\n\n"
+        "def read_only(root):\n    with (root / 'metrics.json').open() as f:\n        return f.read()\n\n"
         "def through_the_writer(out, m):\n    results.write(out, m)\n")
     (tmp_path / "workflow/rules").mkdir(parents=True)
     (tmp_path / "workflow/rules/extra.smk").write_text(
         "rule shortcut:\n    output:\n        str(metrics_path(RESULTS, \"{dataset}\")),\n"
         "    shell:\n        \"echo {{}} > {output}\"\n")
     writes = {(f, fn) for f, fn, _ in metrics_writes(tmp_path, pkg)}
-    assert writes - set(ALLOWED_WRITES) == {("memae/sneaky.py", "direct"), ("memae/sneaky.py", "text"),
-                                           ("memae/sneaky.py", "opened")}
+    assert writes - set(ALLOWED_WRITES) == {("memae/sneaky.py", f) for f in (
+        "direct", "text", "opened", "method_open", "torch_saved", "formatted")}   # not read_only
     assert set(one_writer_calls(tmp_path, pkg)) - set(ALLOWED_CALLERS) == {("memae/sneaky.py", "through_the_writer")}
     assert set(rules_writing_metrics(tmp_path)) == {"shortcut"}

@@ -316,3 +316,16 @@ def test_a_dataset_added_to_the_registry_reaches_every_list_of_dvc_yaml(tmp_path
     out = tmp_path / "dvc.yaml"
     assert dvcgen.main(["--params", str(params), "--out", str(out)]) == 0
     assert dvcgen.main(["--params", str(params), "--out", str(out), "--check"]) == 0
+
+
+def test_dvc_yaml_refuses_a_like_chain_whose_end_its_stage_would_not_track(tmp_path):
+    # memae.config follows like: to the end (avenue -> shanghaitech -> ped2 here), but a stage tracks
+    # its own file and one like: step: params/ped2.yaml would be a setting no stage depends on
+    pdir = tmp_path / "params"
+    shutil.copytree(REPO / "params", pdir)
+    doc = yaml.safe_load((pdir / "avenue.yaml").read_text())
+    assert doc["like"] == "ped2" and yaml.safe_load((pdir / "shanghaitech.yaml").read_text())["like"] == "ped2"
+    doc["like"] = "shanghaitech"
+    (pdir / "avenue.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(ValueError, match=r"avenue.yaml is like: shanghaitech, which is like: ped2"):
+        dvcgen.render(pdir)
