@@ -64,18 +64,23 @@ def reused_training(results: str | Path, dataset: str, params: dict, study: dict
     (copy_trained_run), and the study's own evaluate job scores that model with the study's
     settings. `params` are the dataset's resolved settings (the profile applied), `study` its spec
     (memae.config.load_studies)."""
+    if not trains_as_baseline(params, study):
+        return None
     base = study_params(params, study, "base")
     p = base["protocol"]
     if variant not in p["variants"] or split not in p["splits"] or seed not in p["seeds"]:
         return None
     arm = study_params(params, study, "study")
-    a, b = _flatten(arm), _flatten(base)
-    differ = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
-    if not differ <= set(SCORING_ONLY + _RUN_LISTS):
-        return None
     if run_config(dataset, variant, split, seed, arm) != run_config(dataset, variant, split, seed, base):
         return None
     return run_dir(results, dataset, variant, split, seed, base_tag(study, params))
+
+
+def trains_as_baseline(params: dict, study: dict) -> bool:
+    """Whether a study's arm differs from its baseline only in scoring-only settings and in which
+    runs it lists (the arm-wide half of reused_training; the workflow asks once per arm)."""
+    a, b = _flatten(study_params(params, study, "study")), _flatten(study_params(params, study, "base"))
+    return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} <= set(SCORING_ONLY + _RUN_LISTS)
 
 
 def copy_trained_run(source: str | Path, model: str | Path, log: str | Path, note: str | Path) -> None:

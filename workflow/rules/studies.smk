@@ -9,7 +9,8 @@ import functools
 
 from memae.config import load_studies, study_params
 from memae.layout import base_tag
-from memae.studies import copy_trained_run, reused_training as reused_study_training, select as select_studies
+from memae.studies import (copy_trained_run, reused_training as reused_study_training, select as select_studies,
+                           trains_as_baseline)
 
 try:
     _spec = config.get("studies", PIPE.get("studies") or [])
@@ -55,13 +56,23 @@ def base_runs(ds, study, name):
             for v in p["variants"] for s in p["splits"] for k in p["seeds"]]
 
 
+@functools.cache   # once per arm: the jobs of an arm ask several times each (input, params, resources)
+def arm_trains_as_baseline(ds, tag):
+    spec = STUDY_SPECS[ds].get(tag)   # None: a shortened baseline's own runs
+    return spec is not None and trains_as_baseline(PARAMS[ds], spec)
+
+
 def reused_training(w) -> str:
     """The baseline run whose model a study run copies instead of training it again ("" for none):
     a study that changes only scoring settings (memae.studies.reused_training)."""
-    spec = STUDY_SPECS[w.dataset].get(w.tag)
-    if spec is None:            # a shortened baseline's own runs
+    return _reused_run(w.dataset, w.tag, w.variant, w.split, int(w.seed))
+
+
+@functools.cache
+def _reused_run(ds, tag, variant, split, seed) -> str:
+    if not arm_trains_as_baseline(ds, tag):
         return ""
-    run = reused_study_training(RESULTS, w.dataset, PARAMS[w.dataset], spec, w.variant, w.split, int(w.seed))
+    run = reused_study_training(RESULTS, ds, PARAMS[ds], STUDY_SPECS[ds][tag], variant, split, seed)
     return str(run) if run else ""
 
 
