@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
 from . import datasets  # noqa: E402
+from . import results as results_file  # noqa: E402
 from .layout import run_dir  # noqa: E402
 from .variants import VARIANTS  # noqa: E402
 
@@ -92,24 +93,45 @@ def write_roc_points(out: Path, score_files: list[Path]) -> list[dict]:
     return rows
 
 
+def _tracked_roc(results: Path, dataset: str, variant: str) -> list[dict]:
+    path = results_file.roc_path(results, dataset, variant)
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())
+    return rows if isinstance(rows, list) and rows and all({"fpr", "tpr"} <= set(r) for r in rows) else []
+
+
 def roc_curves(results: Path, metrics: dict) -> Figure:
     """One curve per variant: TPR averaged over the dataset's runs (classes and seeds) at fixed FPRs."""
     ds = metrics["dataset"]
     fig = Figure(f"{TITLES['roc']}, {ds}", "True-positive rate averaged over runs (every class and seed) "
                  "at each false-positive rate; the legend gives the mean AUC of those runs.")
-    ax = None
+    ax, tracked = None, []
     for variant in metrics["variants"]:
         tprs, aucs = roc_points([d / "scores.npz" for _, _, d in _runs(results, metrics, variant)])
-        if not tprs:
-            continue
+        if tprs:
+            curve, label = np.mean(tprs, axis=0), f"AUC {np.mean(aucs):.3f} ({len(tprs)} runs)"
+        else:   # no run's scores here (a fresh clone): the tracked ROC points of the same runs
+            rows = _tracked_roc(results, ds, variant)
+            if not rows:
+                continue
+            auc = metrics["variants"][variant].get("auc", {}).get("mean")
+            curve = (np.array([r["fpr"] for r in rows]), np.array([r["tpr"] for r in rows]))
+            label = (f"AUC {auc:.3f}, " if auc is not None else "") + "tracked ROC points"
+            tracked.append(variant)
         if ax is None:
             f, ax = plt.subplots(figsize=(4.6, 4.2))
             ax.plot([0, 1], [0, 1], color="0.75", lw=0.8, ls=":")
-        ax.plot(FPR_GRID, np.mean(tprs, axis=0),
-                label=f"{_label(variant)}: AUC {np.mean(aucs):.3f} ({len(tprs)} runs)")
+        xs, ys = curve if isinstance(curve, tuple) else (FPR_GRID, curve)
+        ax.plot(xs, ys, label=f"{_label(variant)}: {label}")
     if ax is None:
-        fig.missing = f"no scores.npz with both classes under {results}/{ds}"
+        fig.missing = (f"no scores.npz with both classes under {results}/{ds}, and no ROC points in "
+                       f"{results_file.roc_path(results, ds, '<variant>')}")
         return fig
+    if tracked:
+        fig.caption += (f" Drawn from {results_file.roc_path(results, ds, '<variant>')} (the same average, "
+                        f"tracked in git) for {', '.join(_label(v) for v in tracked)}: their runs' scores are "
+                        "not in this checkout; the legend's AUC is the mean in the dataset's metrics.json.")
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate", xlim=(0, 1), ylim=(0, 1.01), title=ds)
     ax.legend(loc="lower right", fontsize=8)
     fig.uri = _embed(f)

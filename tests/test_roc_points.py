@@ -12,6 +12,7 @@ from sklearn.metrics import roc_curve
 from memae import datasets
 from memae.config import load_params
 from memae.figures import FPR_GRID, write_roc_points
+from memae.results import roc_path
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,5 +59,39 @@ def test_dvc_plots_declare_the_roc_of_every_dataset_main_variants():
         assert plot["x"] == "fpr"
         variants = load_params(ds, "paper")["protocol"]["variants"]
         assert plot["y"] == {f"results/{ds}/roc/{v}.json": "tpr" for v in variants}
+        # the files the workflow's roc rule writes and the report reads are the ones plotted
+        assert {str(roc_path("results", ds, v)) for v in variants} == set(plot["y"])
     snakefile = (REPO / "workflow/rules/report.smk").read_text()
-    assert 'return f"{RESULTS}/{ds}/roc/{variant}.json"' in snakefile
+    assert "results_file.roc_path(RESULTS, ds, variant)" in snakefile
+
+
+def test_the_report_draws_the_tracked_points_where_the_runs_scores_are_absent(tmp_path, monkeypatch):
+    # a fresh clone has results/<ds>/metrics.json and results/<ds>/roc/<variant>.json (tracked),
+    # not the runs' scores.npz: the ROC figure draws the tracked points and says so
+    from memae import figures
+    drawn = []
+    monkeypatch.setattr(figures, "_embed", lambda f: drawn.append(f) or "data:image/png;base64,")
+    m = {"dataset": "mnist", "splits": ["class0"], "seeds": [0],
+         "variants": {"ae": {"auc": {"mean": 0.75, "std": None, "n": 1}}, "memae": {"auc": {"mean": 0.9}}}}
+    results = tmp_path / "results"
+    (results / "mnist" / "roc").mkdir(parents=True)
+    rows = [{"fpr": 0.0, "tpr": 0.2}, {"fpr": 0.5, "tpr": 0.7}, {"fpr": 1.0, "tpr": 1.0}]
+    (results / "mnist" / "roc" / "ae.json").write_text(json.dumps(rows))
+    fig = figures.roc_curves(results, m)              # memae has neither scores nor points
+    assert fig.missing is None and "tracked in git" in fig.caption and "AE" in fig.caption
+    (line,) = [ln for ln in drawn[0].axes[0].lines if ln.get_label().startswith("AE")]
+    assert list(line.get_xdata()) == [0.0, 0.5, 1.0] and list(line.get_ydata()) == [0.2, 0.7, 1.0]
+    assert "AUC 0.750" in line.get_label()
+    # with the run's scores present, those are drawn (the average over runs), not the file
+    run = results / "mnist" / "ae" / "class0" / "seed0"
+    run.mkdir(parents=True)
+    scores(run / "scores.npz", [0, 0, 1, 1], [.1, .4, .35, .8])
+    drawn.clear()
+    fig = figures.roc_curves(results, m)
+    assert "tracked" not in fig.caption
+    (line,) = [ln for ln in drawn[0].axes[0].lines if ln.get_label().startswith("AE")]
+    assert len(line.get_xdata()) == len(FPR_GRID) and "1 runs" in line.get_label()
+    # neither: the figure says what is missing
+    (results / "mnist" / "roc" / "ae.json").unlink()
+    (run / "scores.npz").unlink()
+    assert "no ROC points" in figures.roc_curves(results, m).missing

@@ -1,6 +1,7 @@
 # The HTML report: the paper's tables, reported vs reproduced, with protocols, figures (drawn from
 # each run's scores and training log, and the MemAE models of image datasets) and provenance.
 # reports/reproduction/ holds the same file for `snakemake --report` (a directory with an htmlindex).
+from memae import results as results_file
 
 
 def per_run(name, datasets=None, variant=None):
@@ -13,8 +14,8 @@ def per_run(name, datasets=None, variant=None):
 
 
 def roc_path(ds, variant):
-    """The ROC points of a dataset's variant for `dvc plots` (dvc.yaml plots:): results/<ds>/roc/<variant>.json."""
-    return f"{RESULTS}/{ds}/roc/{variant}.json"
+    """The ROC points of a dataset's variant for `dvc plots` (dvc.yaml plots:) and the report."""
+    return str(results_file.roc_path(RESULTS, ds, variant))
 
 
 # The ROC curve of each main variant of a dataset (params protocol.variants), as the report draws
