@@ -35,25 +35,29 @@ def _trained_at(log: dict) -> str:
 
 
 def aggregate(dataset: str, profile: str, params: dict, results: Path, out: Path,
-              synthetic: bool = False, seeds: list[int] | None = None) -> dict:
+              synthetic: bool = False, seeds: list[int] | None = None,
+              variants: list[str] | None = None) -> dict:
     """results/<dataset>/metrics.json (memae.results: the contract), with its provenance: the
     profile, real or synthetic data, and the digest of the resolved settings.
 
     seeds: aggregate only these of the profile's seeds (a run in progress: long runs finish seed by
     seed). The file then records `seeds_planned`, the profile's seeds, and every reader shows the
-    numbers as partial; the settings digest stays the profile's."""
-    planned = list(params["protocol"]["seeds"])
-    partial = {}
-    if seeds is not None and list(seeds) != planned:
-        extra = [k for k in seeds if k not in planned]
-        if not seeds or extra or len(set(seeds)) != len(seeds):
-            raise ValueError(f"--seeds {' '.join(map(str, seeds))}: give distinct seeds of the profile's "
-                             f"{planned} (params/{dataset}.yaml protocol.seeds, profile {profile})")
-        partial = {"seeds_planned": planned}
-        params = {**params, "protocol": {**params["protocol"], "seeds": [k for k in planned if k in seeds]}}
-        digest_of = {**params, "protocol": {**params["protocol"], "seeds": planned}}
-    else:
-        digest_of = params
+    numbers as partial; the settings digest stays the profile's. variants: likewise, only these of
+    the profile's variants (every split and seed of each), recorded with `variants_planned`; the
+    variants left out show as not run."""
+    proto = params["protocol"]
+    partial, chosen = {}, {}
+    for key, given, flag in (("seeds", seeds, "--seeds"), ("variants", variants, "--variants")):
+        planned = list(proto[key])
+        if given is None or list(given) == planned:
+            continue
+        if not given or [k for k in given if k not in planned] or len(set(given)) != len(given):
+            raise ValueError(f"{flag} {' '.join(map(str, given))}: give distinct {key} of the profile's "
+                             f"{planned} (params/{dataset}.yaml protocol.{key}, profile {profile})")
+        partial[f"{key}_planned"] = planned
+        chosen[key] = [k for k in planned if k in given]
+    digest_of = params
+    params = {**params, "protocol": {**proto, **chosen}}
     result = {"dataset": dataset, "profile": profile, "status": "run",
               "data": "synthetic" if synthetic else "real", "params_digest": digest(digest_of),
               "protocol": " ".join(params["protocol"]["description"].split()),

@@ -92,7 +92,7 @@ def cmd_aggregate(a) -> None:
             print(p)
         return
     synthetic = load_pipeline(a.params_dir, a.profile)["synthetic_data"]   # provenance, recorded in the results
-    r = aggregate(a.dataset, a.profile, params, a.results, a.out, synthetic, a.seeds)
+    r = aggregate(a.dataset, a.profile, params, a.results, a.out, synthetic, a.seeds, a.variants)
     for v, m in r["variants"].items():
         print(v, {k: round(s["mean"], 4) for k, s in m.items()})
 
@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="only these of the profile's seeds (a long run in progress): the file records "
                         "the profile's seeds as seeds_planned and is shown as partial")
+    p.add_argument("--variants", nargs="+", default=None,
+                   help="only these of the profile's variants (each with every split and seed): the "
+                        "file records the profile's variants as variants_planned and is shown as partial")
     _common(p)
     p.set_defaults(func=cmd_aggregate)
 

@@ -115,7 +115,8 @@ def collect(results: Path, metrics: dict[str, dict], data_root: Path, params_dir
         rows = jobs(results, m)
         per_dataset[ds] = {
             "profile": m.get("profile"), "params_digest": m.get("params_digest"),
-            "seeds": m.get("seeds"), "seeds_planned": m.get("seeds_planned"), "jobs": rows,
+            "seeds": m.get("seeds"), "seeds_planned": m.get("seeds_planned"),
+            "variants": sorted(m.get("variants") or {}), "variants_planned": m.get("variants_planned"), "jobs": rows,
             "devices": sorted({r["device"] for r in rows if r["device"]}),
             "torch": sorted({r["torch"] for r in rows if r["torch"]}),
             "changes": profile_changes(ds, m.get("profile", "paper"), params_dir),

@@ -59,6 +59,9 @@ def section(results: Path, params_dir: Path) -> str:
         seeds = (f"seeds {m.get('seeds')}" if not m.get("seeds_planned") else
                  f"seeds {m['seeds']} of the profile's {m['seeds_planned']} (partial: the other seeds "
                  "have not run yet)")
+        if m.get("variants_planned"):
+            seeds += (f", variants {sorted(m['variants'])} of the profile's {m['variants_planned']} "
+                      "(partial: the other variants have not run on every split yet)")
         out.append(f"- `{ds}`: profile `{m.get('profile')}`, {seeds}, trained at commit(s) "
                    f"{trained}" + (f"; {wall / 60:.0f} min of training and scoring summed over its runs"
                                    if wall else ""))

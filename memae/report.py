@@ -119,6 +119,8 @@ def build_tables(reported: dict, metrics: dict[str, dict], selected: list[str],
                     reason = None
                     if not got:
                         reason = (not_run_reason(ds, selected, data_root) if m is None else
+                                  f"variant {variant} has not run on every split of the {shown} profile yet"
+                                  if variant in (m.get("variants_planned") or []) else
                                   f"variant {variant} not in the {shown} run" if variant not in m["variants"]
                                   else f"metric {metric} not in the {shown} results")
                     cells.append({

@@ -7,7 +7,8 @@ A dataset that ran (written by `memae aggregate`):
    "variants": {"<variant>": {"<metric>": {"mean": x, "std": y | null, "n": k}}},
    "per_split": {"<variant>": {"<metric>": {"<split>": x}}}, "wall_time_s", "code", "aggregated_at"}
   plus, in a partial file (`memae aggregate --seeds`: some of the profile's seeds have run),
-  "seeds_planned": the profile's seeds (a strict superset of "seeds").
+  "seeds_planned": the profile's seeds (a strict superset of "seeds"); likewise
+  "variants_planned" (`memae aggregate --variants`: some of the profile's variants have run).
 A dataset the profile does not select (written by the workflow's not_selected rule):
   {"dataset", "profile", "status": "not run", "reason", "variants": {}}
 
@@ -81,6 +82,11 @@ def check(m, where, legacy: bool = False) -> dict:
         planned = m["seeds_planned"]
         if not (isinstance(planned, list) and set(m["seeds"]) < set(planned)):
             bad(f"'seeds_planned' {planned!r} must hold every seed of 'seeds' {m['seeds']!r} and more")
+    if "variants_planned" in m:   # only in a file of some of the profile's variants
+        planned = m["variants_planned"]
+        if not (isinstance(planned, list) and set(m["variants"]) < set(planned)):
+            bad(f"'variants_planned' {planned!r} must hold every variant of 'variants' "
+                f"{sorted(m['variants'])!r} and more")
     for variant, stats in m["variants"].items():
         if not isinstance(stats, dict):
             bad(f"variant {variant!r} is not an object of metrics")

@@ -106,3 +106,36 @@ def test_a_partial_aggregate_reads_only_the_seeds_that_ran_and_says_so(tmp_path)
     html = tmp_path / "index.html"
     report.render(res, REPO / "params" / "reported.yaml", ["mnist"], html, "paper", tmp_path / "data")
     assert "(partial: 1 of the profile's 3 seeds)" in html.read_text()
+
+
+def test_an_aggregate_of_some_variants_reads_only_those_and_the_others_show_as_not_run(tmp_path):
+    # Paper profile, two classes, seed 0 of three; MemAE has run on both classes (0.62, 0.58 ->
+    # 0.60), the AE on class0 only: --variants memae --seeds 0 aggregates MemAE alone
+    params = load_params("cifar10", "paper", REPO / "params")
+    params["protocol"]["splits"] = ["class0", "class1"]
+    params["protocol"]["seeds"] = [0, 1, 2]
+    res = tmp_path / "results"
+    for split, auc in (("class0", 0.62), ("class1", 0.58)):
+        _fake_run(res / "cifar10", "memae", split, 0, auc)
+    _fake_run(res / "cifar10", "ae", "class0", 0, 0.7)
+    out = res / "cifar10" / "metrics.json"
+    with pytest.raises(FileNotFoundError, match="class1"):            # the AE lacks class1
+        aggregate.aggregate("cifar10", "paper", params, res, out, seeds=[0], variants=["ae", "memae"])
+    for bad in (["memae", "memae"], ["vae"], []):
+        with pytest.raises(ValueError, match="distinct variants of the profile's"):
+            aggregate.aggregate("cifar10", "paper", params, res, out, seeds=[0], variants=bad)
+    m = aggregate.aggregate("cifar10", "paper", params, res, out, seeds=[0], variants=["memae"])
+    assert list(m["variants"]) == ["memae"] and m["variants_planned"] == ["ae", "memae_nonspar", "memae"]
+    assert m["variants"]["memae"]["auc"]["mean"] == pytest.approx(0.60)
+    assert m["params_digest"] == digest(params)                      # the profile's settings
+    with pytest.raises(results.MetricsError, match="variants_planned"):
+        results.write(tmp_path / "x.json", dict(m, variants_planned=["memae"]))
+    text = readme.section(res, REPO / "params")
+    assert "variants ['memae'] of the profile's ['ae', 'memae_nonspar', 'memae'] (partial" in text
+    assert "| table1 | cifar10 | auc | MemAE | 0.6088 | 0.6000 (1 of 3 seeds) |" in text
+    assert "| table1 | cifar10 | auc | AE |" not in text
+    html = tmp_path / "index.html"
+    report.render(res, REPO / "params" / "reported.yaml", ["cifar10"], html, "paper", tmp_path / "data")
+    page = html.read_text()
+    assert "(partial: variants memae of the profile's ae, memae_nonspar, memae)" in page
+    assert "variant ae has not run on every split of the cifar10 profile yet" in page
