@@ -78,3 +78,24 @@ def test_what_running_python_leaves_in_a_stage_dep_does_not_change_the_stage():
                        env={"DVC_NO_ANALYTICS": "1", "PATH": "/usr/bin:/bin"})
     assert r.returncode in (0, 1), r.stderr
     assert set(r.stdout.split()) == set(paths[:4])
+
+
+def test_the_committed_dvc_lock_vouches_for_the_tracked_results():
+    # dvc.lock records what each stage wrote when `dvc repro` last ran it; the tracked files of a
+    # locked stage must be those bytes (a results file rewritten by hand, or by Snakemake outside
+    # DVC, without `dvc repro` would leave the lock vouching for numbers that are not there)
+    import hashlib
+    lock_path = REPO / "dvc.lock"
+    assert lock_path.exists(), "dvc.lock is committed (written by `dvc repro`)"
+    lock = yaml.safe_load(lock_path.read_text())["stages"]
+    declared = set()
+    for name, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        declared |= {f"{name}@{k}" for k in stage["foreach"]} if "foreach" in stage else {name}
+    assert lock and set(lock) <= declared, set(lock) - declared
+    for name, stage in lock.items():
+        for out in stage["outs"]:
+            path = REPO / out["path"]
+            assert path.exists() and not ignored([out["path"]]), f"{name}: {out['path']} is not tracked"
+            assert hashlib.md5(path.read_bytes()).hexdigest() == out["md5"], \
+                f"{out['path']} is not what `dvc repro {name}` wrote: rerun it (or `dvc commit {name}` " \
+                "if the file came from the same runs)"
