@@ -110,19 +110,18 @@ def roc_curves(results: Path, metrics: dict) -> Figure:
     for variant in metrics["variants"]:
         tprs, aucs = roc_points([d / "scores.npz" for _, _, d in _runs(results, metrics, variant)])
         if tprs:
-            curve, label = np.mean(tprs, axis=0), f"AUC {np.mean(aucs):.3f} ({len(tprs)} runs)"
+            xs, ys, label = FPR_GRID, np.mean(tprs, axis=0), f"AUC {np.mean(aucs):.3f} ({len(tprs)} runs)"
         else:   # no run's scores here (a fresh clone): the tracked ROC points of the same runs
             rows = _tracked_roc(results, ds, variant)
             if not rows:
                 continue
             auc = metrics["variants"][variant].get("auc", {}).get("mean")
-            curve = (np.array([r["fpr"] for r in rows]), np.array([r["tpr"] for r in rows]))
+            xs, ys = [r["fpr"] for r in rows], [r["tpr"] for r in rows]
             label = (f"AUC {auc:.3f}, " if auc is not None else "") + "tracked ROC points"
             tracked.append(variant)
         if ax is None:
             f, ax = plt.subplots(figsize=(4.6, 4.2))
             ax.plot([0, 1], [0, 1], color="0.75", lw=0.8, ls=":")
-        xs, ys = curve if isinstance(curve, tuple) else (FPR_GRID, curve)
         ax.plot(xs, ys, label=f"{_label(variant)}: {label}")
     if ax is None:
         fig.missing = (f"no scores.npz with both classes under {results}/{ds}, and no ROC points in "
