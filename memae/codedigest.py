@@ -29,10 +29,16 @@ run whose code digest changed would retrain days of work after a renamed variabl
 the truth (the report and `memae compare` say which datasets' numbers came from other code, and
 `--strict` fails on them), and the user decides: `memae stale --list` prints the outputs of the
 stale jobs for `snakemake --cores all --forcerun $(memae stale --list)`.
+
+A change shown to leave every result as it was (an import moved for speed, a faster parser of the
+same documents) can be declared in memae/code_equivalents.tsv: the module, its digest before and
+after, and the reason with the evidence. Runs recorded with the digest before then count as current
+for that module; nothing else is cleared, and the next change to the module flags them again.
 """
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -226,9 +232,56 @@ def _shown(name: str, root: Path | None = None) -> str:
     return path.relative_to(root).as_posix() if path else name
 
 
-def changed_modules(then: dict, now: dict) -> list[str]:
-    """The modules whose digest differs (or that were added or removed) between two module maps."""
-    return sorted(m for m in set(then) | set(now) if then.get(m) != now.get(m))
+# Declared code changes that cannot move a run's numbers (a refactor, an import moved for speed):
+# module digests that count as the same code, each pair with its reason and evidence.
+EQUIVALENTS = Path(__file__).with_name("code_equivalents.tsv")
+_HEX16 = frozenset("0123456789abcdef")
+
+
+def load_equivalents(path: Path | None = None) -> dict[str, list[frozenset[str]]]:
+    """{module: [sets of module digests that count as the same code]} from the equivalence table
+    (rows: module, from, to, reason; chains of rows join into one set). A malformed row is an error
+    naming the file and line: a table that is silently half-read would flag or clear the wrong runs."""
+    path = Path(path or EQUIVALENTS)
+    groups: dict[str, list[set[str]]] = {}
+    if not path.exists():
+        return {}
+    rows = [(n, line) for n, line in enumerate(path.read_text().splitlines(), 1)
+            if line.strip() and not line.startswith("#")]
+    for n, line in rows[1:]:   # the first row names the columns
+        cells = line.split("\t")
+        ok = (len(cells) == 4 and cells[0].startswith(PACKAGE) and cells[3].strip() and cells[1] != cells[2]
+              and all(len(c) == 16 and set(c) <= _HEX16 for c in cells[1:3]))
+        if not ok:
+            raise ValueError(f"{path}, line {n}: expected module, from, to (two different 16-hex module "
+                             f"digests) and a reason, separated by tabs; got {line!r}")
+        module, a, b = cells[:3]
+        sets = groups.setdefault(module, [])
+        joined = {a, b}.union(*[s for s in sets if a in s or b in s])
+        sets[:] = [s for s in sets if not (a in s or b in s)] + [joined]
+    return {m: [frozenset(s) for s in sets] for m, sets in groups.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _equivalents() -> dict[str, list[frozenset[str]]]:
+    return load_equivalents()
+
+
+def same_code(module: str, then: str | None, now: str | None, equivalents: dict | None = None) -> bool:
+    """Whether a module's recorded digest and the checkout's are the same code: equal, or declared
+    equivalent in the table."""
+    if then == now:
+        return True
+    if then is None or now is None:
+        return False
+    eq = _equivalents() if equivalents is None else equivalents
+    return any(then in s and now in s for s in eq.get(module, ()))
+
+
+def changed_modules(then: dict, now: dict, equivalents: dict | None = None) -> list[str]:
+    """The modules whose digest differs (or that were added or removed) between two module maps,
+    less the changes declared equivalent (memae/code_equivalents.tsv)."""
+    return sorted(m for m in set(then) | set(now) if not same_code(m, then.get(m), now.get(m), equivalents))
 
 
 def check(dataset: str, code: dict | None, root: Path | None = None) -> dict:
@@ -250,7 +303,8 @@ def check(dataset: str, code: dict | None, root: Path | None = None) -> dict:
         n_kind = t["not_recorded"] + sum(d["runs"] for d in t["digests"].values())
         runs = max(runs, n_kind)
         missing = max(missing, t["not_recorded"])
-        bad = {k: d for k, d in t["digests"].items() if k != now["digest"]}
+        bad = {k: d for k, d in t["digests"].items()
+               if k != now["digest"] and changed_modules(d.get("modules", {}), now["modules"])}
         stale = max(stale, sum(d["runs"] for d in bad.values()))
         for d in bad.values():
             changed |= set(changed_modules(d.get("modules", {}), now["modules"]))
@@ -364,7 +418,8 @@ def run_states(results: Path, datasets: list[str] | None = None, root: Path | No
                 rec = recorded(doc)
                 if rec is None:
                     states[kind] = "not recorded"
-                elif rec["digest"] == now[kind]["digest"]:
+                elif rec["digest"] == now[kind]["digest"] or not changed_modules(
+                        rec.get("modules", {}), now[kind]["modules"]):
                     states[kind] = "current"
                 else:
                     states[kind] = "stale"

@@ -343,3 +343,94 @@ def _render_fixtures(tmp_path: Path) -> str:
     out = tmp_path / "fixtures.html"
     report.render(FIXTURES, REPORTED, ["mnist", "kddcup99"], out, "quick", tmp_path / "data")
     return out.read_text()
+
+
+# --- declared equivalent changes (memae/code_equivalents.tsv) ---------------------------------------
+
+@pytest.fixture
+def equivalents(tmp_path, monkeypatch):
+    """An equivalence table of the test's own, read in place of the committed one."""
+    table = tmp_path / "code_equivalents.tsv"
+    monkeypatch.setattr(codedigest, "EQUIVALENTS", table)
+    codedigest._equivalents.cache_clear()
+    yield table
+    codedigest._equivalents.cache_clear()
+
+
+def _table(path: Path, rows: list[tuple[str, str, str]]) -> None:
+    path.write_text("# a test's table\nmodule\tfrom\tto\treason\n"
+                    + "".join(f"{m}\t{a}\t{b}\ta reason\n" for m, a, b in rows))
+
+
+def test_a_change_declared_equivalent_keeps_runs_current_any_other_makes_them_stale(
+        results, checkout, equivalents, capsys):
+    """A code change counts as no change only for the module and the exact pair of digests that the
+    table declares (or a chain of such pairs); the same pair under another module, a pair that ends
+    elsewhere, or a second change to the module leaves the runs stale."""
+    state = lambda: report.load_metrics(results / "mnist" / "metrics.json")["code"]
+    memory = checkout / "memae" / "memory.py"
+    before = codedigest.code_digest("mnist", "train")["modules"]["memae.memory"]
+    _edit(memory, "EPS = 1e-12", "EPS = 1e-12 * 1.0")
+    after = codedigest.code_digest("mnist", "train")["modules"]["memae.memory"]
+    assert after != before
+
+    _table(equivalents, [])
+    codedigest._equivalents.cache_clear()
+    assert codedigest.check("mnist", state())["state"] == "stale"
+    _table(equivalents, [("memae.models", before, after), ("memae.memory", before, "0" * 16)])
+    codedigest._equivalents.cache_clear()
+    assert codedigest.check("mnist", state())["changed"] == ["memae.memory"]
+
+    _table(equivalents, [("memae.memory", before, "0" * 16), ("memae.memory", "0" * 16, after)])  # a chain
+    codedigest._equivalents.cache_clear()
+    check = codedigest.check("mnist", state())
+    assert check["state"] == "current" and check["stale"] == 0
+    assert {(r["train"], r["score"]) for r in codedigest.run_states(results)} == {("current", "current")}
+    assert cli.main(["stale", "--results", str(results), "--list"]) == 0
+    assert capsys.readouterr().out.split() == []
+
+    _edit(memory, "EPS = 1e-12 * 1.0", "EPS = 1e-12 * 2.0")     # a later change is not covered
+    check = codedigest.check("mnist", state())
+    assert check["state"] == "stale" and check["changed"] == ["memae.memory"]
+
+
+@pytest.mark.parametrize("row", ["memae.memory\t0123456789abcdef\t0123456789abcdef\tsame digest twice",
+                                 "memae.memory\t0123456789abcdef\tfedcba9876543210\t",
+                                 "memae.memory\t0123456789abcdeg\tfedcba9876543210\tnot hex",
+                                 "memae.memory\t0123456789abcdef\tfedcba987654321\tshort",
+                                 "numpy\t0123456789abcdef\tfedcba9876543210\tnot ours"])
+def test_a_malformed_equivalence_row_is_an_error_naming_the_line(equivalents, row):
+    equivalents.write_text("module\tfrom\tto\treason\n" + row + "\n")
+    with pytest.raises(ValueError, match=r"code_equivalents\.tsv, line 2: expected module"):
+        codedigest.load_equivalents(equivalents)
+
+
+def test_the_committed_equivalence_table_reads_and_names_real_modules():
+    table = codedigest.load_equivalents()
+    assert table, "the committed table declares the changes of this project's speed work"
+    for module in table:
+        assert codedigest.module_path(module) is not None, module
+
+
+def test_params_files_parse_alike_with_both_loaders():
+    """The evidence of the memae.config row: every params file gives the same document with
+    libyaml's loader (what memae.config reads with) as with PyYAML's pure-Python safe_load."""
+    from memae import config
+    assert config._LOADER is yaml.CSafeLoader   # the wheels ship libyaml: the fast path is taken
+    files = sorted((REPO / "params").glob("*.yaml"))
+    assert len(files) >= 8
+    for path in files:
+        text = path.read_text()
+        assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.safe_load(text), path
+
+
+def test_a_params_document_is_a_fresh_copy_each_read(tmp_path):
+    """Parsed once per text, but a caller that edits its document does not edit the next caller's."""
+    from memae import config
+    path = tmp_path / "x.yaml"
+    path.write_text("train: {epochs: 3}\n")
+    first = config._read_yaml(path)
+    first["train"]["epochs"] = 99
+    assert config._read_yaml(path) == {"train": {"epochs": 3}}
+    path.write_text("train: {epochs: 4}\n")
+    assert config._read_yaml(path) == {"train": {"epochs": 4}}

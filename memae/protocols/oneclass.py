@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 from ..data import arrays
 from . import ScoreTable, held_out_count
@@ -77,4 +76,5 @@ def score(net, test: ArrayTest, params: dict, variant, device) -> ScoreTable:
 
 
 def metrics(table: ScoreTable, params: dict) -> dict:
+    from sklearn.metrics import roc_auc_score   # here, not at the top: a training job never loads sklearn
     return {"auc": float(roc_auc_score(table.labels, table.scores))}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 from ..data import arrays
 from . import ScoreTable, held_out_count
@@ -86,6 +85,7 @@ def metrics(table: ScoreTable, params: dict) -> dict:
     quantile of the training and test scores together (danieltan07/dagmm's); the table's
     reference_scores are then the scores of the run's training records.
     """
+    from sklearn.metrics import precision_recall_fscore_support, roc_auc_score   # not at the top: training never needs it
     scores, labels = table.scores, table.labels
     fraction = params["eval"]["threshold_top_fraction"]
     population = params["eval"].get("threshold_population", "test")

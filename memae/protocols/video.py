@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
-from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from ..data.frames import open_split
@@ -253,6 +252,7 @@ def score(net, test: TestVideos, params: dict, variant, device: torch.device) ->
 
 def metrics(table: ScoreTable, params: dict) -> dict:
     """Pooled frame AUC and the per-video mean (videos with a single class left out, counted)."""
+    from sklearn.metrics import roc_auc_score   # here, not at the top: a training job never loads sklearn
     scores, labels, video = table.scores, np.asarray(table.labels), np.asarray(table.video)
     per_video = []
     single = 0
