@@ -55,7 +55,7 @@ def test_committed_table_covers_every_workflow_dataset_on_a_cpu():
             for variant in ("ae", "memae_nonspar", "memae"):
                 assert estimate.figure(figs, ds, profile, variant, "cpu"), (ds, profile, variant)
     mnist = estimate.figure(figs, "mnist", "paper", "memae", "cpu")
-    assert mnist.seconds_per_epoch == 3.0                  # measured here: about 3 s an epoch
+    assert mnist.seconds_per_epoch == 1.2   # measured here: the paper runs of record, ~120 s for 100 epochs
 
 
 def bench(path, seconds):
