@@ -6,6 +6,7 @@ frame index.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -35,6 +36,24 @@ def load_trained(model_path: Path, device: torch.device | str = "cpu"):
     return net.to(device).eval(), saved
 
 
+def _check_trained_on(protocol, prepared: Path, run: Path, cfg: dict, params: dict) -> None:
+    """Refuse to score a run whose training data these settings would not give (a protocol whose
+    scoring settings decide the training data tells with train_sizes: the records protocol's
+    eval.test_fraction), so that no model is scored on the records it trained on."""
+    sizes = getattr(protocol, "train_sizes", None)
+    log_path = run / "train_log.json"
+    if sizes is None or not log_path.exists():
+        return
+    log = json.loads(log_path.read_text())
+    then = (log.get("n_train"), log.get("n_val"))
+    now = sizes(prepared, cfg["split"], cfg["seed"], params)
+    if None not in then and tuple(then) != tuple(now):
+        raise ValueError(
+            f"{run}: the model trained on {then[0]} records ({then[1]} held out), but the settings now give "
+            f"{now[0]} ({now[1]}): eval.test_fraction decides which records train, so scoring it would test "
+            f"it on records it trained on. Retrain it: snakemake --cores all --forcerun {run / 'model.pt'}")
+
+
 def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int | None = None) -> dict:
     run = Path(run)
     t0 = time.perf_counter()
@@ -42,6 +61,7 @@ def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int
     net, saved = load_trained(run / "model.pt", device)
     cfg = saved["config"]
     protocol = protocols.get(datasets.spec(dataset).protocol)
+    _check_trained_on(protocol, prepared, run, cfg, params)
     test = protocol.test_data(prepared, cfg["split"], cfg["seed"], params)
     variant = resolve_variant(cfg["variant"], cfg)[0]
     table = protocol.score(net, test, params, variant, device)

@@ -59,3 +59,40 @@ def test_real_file_gives_118_dims_and_19_7_percent_anomalies(shared_datasets):
     assert x.shape[1] == 118
     assert y.mean() == pytest.approx(0.197, abs=0.001)
     assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_a_model_is_not_scored_on_records_it_trained_on(tmp_path):
+    """eval.test_fraction decides which records train (it is a scoring setting, outside a run's
+    settings digest): scoring a run after changing it must be refused, not test the model on its
+    own training records; the settings it trained with score as before."""
+    import json
+    from memae.config import load_params
+    from memae.evaluate import evaluate
+    from memae.train import train
+    n = 400
+    rng = np.random.default_rng(0)
+    y = (np.arange(n) % 5 == 0).astype(np.uint8)
+    np.save(tmp_path / "labels.npy", y)
+    np.save(tmp_path / "features.npy", (rng.random((n, 6)) + y[:, None]).astype(np.float32))
+    params = load_params("kddcup99", "smoke")
+    params["train"].update(epochs=1, batch_size=64)
+    vf = params["train"]["val_fraction"]
+
+    def expected(fraction):   # the protocol's split written out: the normal records outside the test part
+        train_part = np.random.default_rng(0).permutation(n)[int(round(n * fraction)):]
+        normal = int((y[train_part] == 0).sum())
+        held = max(1, int(round(normal * vf)))
+        return normal - held, held
+
+    run = tmp_path / "run"
+    train("kddcup99", tmp_path, "ae", "all", 0, params, run, threads=1)
+    log = json.loads((run / "train_log.json").read_text())
+    assert (log["n_train"], log["n_val"]) == expected(0.5) == records.train_sizes(tmp_path, "all", 0, params)
+    first = evaluate("kddcup99", tmp_path, run, params, threads=1)["metrics"]
+
+    moved = {**params, "eval": {**params["eval"], "test_fraction": 0.3}}
+    (a, b), (c, d) = expected(0.5), expected(0.3)
+    assert (a, b) != (c, d)
+    with pytest.raises(ValueError, match=rf"trained on {a} records \({b} held out\).*give {c} \({d}\).*--forcerun"):
+        evaluate("kddcup99", tmp_path, run, moved, threads=1)
+    assert json.loads((run / "metrics.json").read_text())["metrics"] == first   # nothing overwritten

@@ -15,6 +15,10 @@ Every protocol module provides the same four functions:
     score(net, test, params, variant, device) -> ScoreTable;
     metrics(table, params) -> dict of metric name -> value.
 
+A protocol whose scoring settings decide the training data (records: eval.test_fraction) also
+provides train_sizes(prepared, split, seed, params) -> (n_train, n_val), which memae.evaluate
+compares with the run's train_log.json before scoring.
+
 Protocols read the prepared layouts of memae.data (downward only); nothing under memae.data
 imports them.
 """

@@ -38,6 +38,19 @@ def _train_val(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarra
     return np.ascontiguousarray(x[np.sort(train)]), np.ascontiguousarray(x[np.sort(val)])
 
 
+def train_sizes(prepared, split: str, seed: int, params: dict) -> tuple[int, int]:
+    """(training, held-out) record counts that these settings give, from the labels alone.
+    eval.test_fraction decides which records a model trains on but is a scoring setting, not part
+    of a run's settings digest, so memae.evaluate compares these counts with the run's
+    train_log.json before scoring: a model is never scored on records it trained on."""
+    train_idx, _ = _split(prepared, seed, params)
+    y = arrays.load(prepared, "labels", mmap=False)
+    n = int((y[train_idx] == 0).sum())
+    n_val = held_out_count(n, params["train"]["val_fraction"])
+    cap = params["train"]["max_train_samples"]
+    return (min(n - n_val, cap) if cap else n - n_val), n_val
+
+
 def train_data(prepared, split: str, seed: int, params: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """The non-anomalous records of the training part, less a seeded validation hold-out (none
     when train.val_fraction is 0)."""
