@@ -240,6 +240,23 @@ def test_the_workflow_plans_without_torch_or_matplotlib_and_takes_the_gpu_from_t
     assert jobs and all("gpu=1" in res for _, res in jobs)          # the gpu profile declares one
 
 
+def test_small_models_share_the_gpu_in_slots_a_video_job_takes_them_all(tmp_path):
+    """workflow/profiles/gpu: `gpu` is the number of slots the GPU is shared in. With 3 slots a
+    MNIST or KDD job (train, grouped train, evaluate) takes one, so three run side by side; a Ped2
+    job takes all three, so it runs alone."""
+    _copy_workflow(tmp_path)
+    config = ["--config", "profile=smoke", "datasets=[kddcup99,mnist,ped2]", "studies=[]"]
+    r = _dry_run(tmp_path, "--workflow-profile", "workflow/profiles/gpu", "--resources", "gpu=3", *config)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    jobs = re.findall(r"rule (train|evaluate|train_group_\w+):.*?wildcards: ([^\n]*)\n.*?resources: ([^\n]*)",
+                      r.stdout, re.S)
+    slots = {}
+    for rule, wildcards, res in jobs:
+        ds = re.search(r"dataset=(\w+)", wildcards)
+        slots.setdefault(ds.group(1) if ds else rule, set()).add(re.search(r"\bgpu=(\d+)", res).group(1))
+    assert slots == {"mnist": {"1"}, "kddcup99": {"1"}, "train_group_kddcup99_0": {"1"}, "ped2": {"3"}}, slots
+
+
 def test_a_registered_dataset_without_params_file_stops_the_workflow_naming_it(tmp_path):
     _copy_workflow(tmp_path)
     (tmp_path / "params/avenue.yaml").unlink()

@@ -51,22 +51,32 @@ UNSELECTED = [ds for ds in ALL_DATASETS if ds not in DATASETS]
 DATA = PIPE["data_root"]
 RESULTS = PIPE["results_root"]
 SYNTHETIC = "--synthetic" if PIPE["synthetic_data"] else ""
-# Training and scoring jobs hold one GPU each where the run declares GPUs (`resources: gpu: N`, set
-# by the profile workflow/profiles/gpu, or --resources gpu=N; all jobs use the first GPU, and the
-# total caps how many run at once); otherwise (workflow/profiles/default, a CPU-only machine) they
-# ask for none. Nothing imports torch to find out: the profile says so.
+# Training and scoring jobs use the GPU where the run declares one (`resources: gpu: N`, set by the
+# profile workflow/profiles/gpu, or --resources gpu=N); otherwise (workflow/profiles/default, a
+# CPU-only machine) they ask for none. Nothing imports torch to find out: the profile says so.
+# Locally every job uses the first GPU and N is the number of slots it is shared in: a job of a
+# small model (MNIST, CIFAR-10, KDDCUP99: they leave a large GPU mostly idle) takes one slot, so up
+# to N of them run side by side; a video job takes every slot (the paper-size model wants the
+# whole GPU). Under a cluster executor each job asks for one GPU of its own.
 _declared = workflow.global_resources.get("gpu")
-GPU = 1 if int(getattr(_declared, "value", _declared) or 0) > 0 else 0
+GPU_SLOTS = int(getattr(_declared, "value", _declared) or 0)
+GPU = 1 if GPU_SLOTS > 0 else 0
 # Datasets whose training and scoring need more memory on a cluster (resources: mem_mb).
 VIDEO_DATASETS = registry.of_kind("video")
 
 
-def gpus(wildcards):
-    """GPUs a training or scoring job declares: one where the run declares GPUs (the gpu profile),
-    and one under a cluster executor (--executor slurm), whose submit host rarely has a GPU. On a
-    cluster without GPUs: --set-resources train:gpu=0 evaluate:gpu=0."""
+def gpus(wildcards, dataset=None):
+    """The `gpu` a training or scoring job declares: one GPU under a cluster executor (--executor
+    slurm), whose submit host rarely has a GPU; locally, where the run declares a GPU, one of its
+    GPU_SLOTS slots, or all of them for a video dataset; else none. On a cluster without GPUs:
+    --set-resources train:gpu=0 evaluate:gpu=0."""
     ex = workflow.executor_plugin
-    return 1 if GPU or (ex is not None and not ex.common_settings.local_exec) else 0
+    if ex is not None and not ex.common_settings.local_exec:
+        return 1
+    if not GPU:
+        return 0
+    ds = dataset or getattr(wildcards, "dataset", None)
+    return GPU_SLOTS if ds in VIDEO_DATASETS else 1
 
 wildcard_constraints:
     dataset="[a-z0-9_]+",

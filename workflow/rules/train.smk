@@ -74,7 +74,7 @@ for _ds in GROUPED:
                 f"logs/benchmarks/train_group/{_ds}/{{variant}}/{_split}/{_i}.tsv"
             threads: 1
             resources:
-                gpu=gpus,
+                gpu=lambda w, _ds=_ds: gpus(w, _ds),
                 # a cluster job runs its seeds one after another: the runtime of train, per seed
                 runtime=720 * len(_seeds),
                 mem_mb=32000 if _ds in VIDEO_DATASETS else 8000,
