@@ -283,6 +283,8 @@ class _Run:
         self.gen = torch.Generator().manual_seed(seed)
         self.config = run_config(dataset, variant_name, split, seed, self.params)
         self.key = digest(self.config)
+        self.data_eval = protocols.train_data_settings(protocol, self.params)
+        self.ckpt_key = train_mod.checkpoint_key(self.key, self.data_eval)
         self.ckpt_path = self.out / "checkpoint.pt"
         self.start, self.history, self.elapsed = 0, [], 0.0
         self.n = len(self.x_train)
@@ -328,7 +330,7 @@ def train_group(dataset: str, prepared: Path, variant_name: str, runs: list[tupl
         if not g.ckpt_path.exists():
             continue
         ckpt = load_run_file(g.ckpt_path, device)   # tensors and plain values only
-        if ckpt.get("config_digest") != g.key:
+        if ckpt.get("config_digest") != g.ckpt_key:
             print(f"{g.ckpt_path} belongs to other settings: starting afresh")
             continue
         g.net.load_state_dict(ckpt["model"])
@@ -385,7 +387,7 @@ def train_group(dataset: str, prepared: Path, variant_name: str, runs: list[tupl
             g.elapsed += share + time.perf_counter() - t1
             g.history.append({"epoch": epoch + 1, "loss": sums[r][0] / g.per_epoch,
                               "recon": sums[r][1] / g.per_epoch, "val_recon": val})
-            train_mod._save_atomic({"config_digest": g.key, "epoch": epoch, "model": g.net.state_dict(),
+            train_mod._save_atomic({"config_digest": g.ckpt_key, "epoch": epoch, "model": g.net.state_dict(),
                                     "optimizer": adam.run_state(r, g.opt, g.net, stacked.names),
                                     "generator": g.gen.get_state(), "torch_rng": g.torch_rng,
                                     "history": g.history, "elapsed_s": g.elapsed}, g.ckpt_path)
@@ -393,7 +395,8 @@ def train_group(dataset: str, prepared: Path, variant_name: str, runs: list[tupl
         vals = [v for v in vals if v is not None]   # None: nothing held out
         bar.set_postfix(val=f"{np.mean(vals):.4g}" if vals else "none held out")
     logs = [train_mod.finish_run(g.out, g.net, g.config, g.key, g.input_shape, g.history, g.elapsed,
-                                 device, g.n, g.per_epoch, len(g.x_val), epochs, remove_checkpoint=False)
+                                 device, g.n, g.per_epoch, len(g.x_val), epochs, remove_checkpoint=False,
+                                 train_data_eval=g.data_eval)
             for g in group]
     # Only now that every run is written: an interruption before this point resumes every run.
     for g in group:

@@ -37,21 +37,33 @@ def load_trained(model_path: Path, device: torch.device | str = "cpu"):
 
 
 def _check_trained_on(protocol, prepared: Path, run: Path, cfg: dict, params: dict) -> None:
-    """Refuse to score a run whose training data these settings would not give (a protocol whose
-    scoring settings decide the training data tells with train_sizes: the records protocol's
-    eval.test_fraction), so that no model is scored on the records it trained on."""
-    sizes = getattr(protocol, "train_sizes", None)
+    """Refuse to score a run whose training data these settings would not give, so that no model is
+    scored on the records it trained on: where scoring settings decide the training data
+    (memae.protocols.train_data_settings: the records protocol's eval.test_fraction), the values the
+    run recorded must be today's; a run trained before they were recorded must have the training
+    and held-out counts these settings give (protocol.train_sizes; for records without
+    train.max_train_samples, equal counts mean the same records: the training parts of different
+    fractions are prefixes of one permutation)."""
+    now_eval = protocols.train_data_settings(protocol, params)
     log_path = run / "train_log.json"
-    if sizes is None or not log_path.exists():
+    if not now_eval or not log_path.exists():
         return
     log = json.loads(log_path.read_text())
+    fix = f"Retrain it: snakemake --cores all --forcerun {run / 'model.pt'}"
+    then_eval = log.get("train_data_eval")
+    if then_eval is not None:
+        if then_eval != now_eval:
+            raise ValueError(
+                f"{run}: the model trained with eval settings {then_eval}, the settings now say {now_eval}: "
+                f"they decide which records train, so scoring it would test it on records it trained on. {fix}")
+        return
     then = (log.get("n_train"), log.get("n_val"))
-    now = sizes(prepared, cfg["split"], cfg["seed"], params)
+    now = protocol.train_sizes(prepared, cfg["split"], cfg["seed"], params)
     if None not in then and tuple(then) != tuple(now):
         raise ValueError(
             f"{run}: the model trained on {then[0]} records ({then[1]} held out), but the settings now give "
             f"{now[0]} ({now[1]}): eval.test_fraction decides which records train, so scoring it would test "
-            f"it on records it trained on. Retrain it: snakemake --cores all --forcerun {run / 'model.pt'}")
+            f"it on records it trained on. {fix}")
 
 
 def evaluate(dataset: str, prepared: Path, run: Path, params: dict, threads: int | None = None) -> dict:

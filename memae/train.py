@@ -85,11 +85,13 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
     gen = torch.Generator().manual_seed(seed)
     config = run_config(dataset, variant_name, split, seed, params)
     key = digest(config)
+    data_eval = protocols.train_data_settings(protocol, params)
+    ckpt_key = checkpoint_key(key, data_eval)
     ckpt_path = out / "checkpoint.pt"
     start, history, elapsed = 0, [], 0.0
     if ckpt_path.exists():
         ckpt = load_run_file(ckpt_path, device)   # tensors and plain values only: never runs code
-        if ckpt.get("config_digest") == key:
+        if ckpt.get("config_digest") == ckpt_key:
             net.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
             gen.set_state(ckpt["generator"])
@@ -130,17 +132,23 @@ def train(dataset: str, prepared: Path, variant_name: str, split: str, seed: int
         history.append({"epoch": epoch + 1, "loss": total / per_epoch, "recon": recon_sum / per_epoch,
                         "val_recon": val})
         bar.set_postfix(loss=f"{total / per_epoch:.4g}", val="none held out" if val is None else f"{val:.4g}")
-        _save_atomic({"config_digest": key, "epoch": epoch, "model": net.state_dict(),
+        _save_atomic({"config_digest": ckpt_key, "epoch": epoch, "model": net.state_dict(),
                       "optimizer": opt.state_dict(), "generator": gen.get_state(),
                       "torch_rng": torch.get_rng_state(), "history": history, "elapsed_s": elapsed},
                      ckpt_path)
     return finish_run(out, net, config, key, input_shape, history, elapsed, device, n, per_epoch,
-                      len(x_val), epochs)
+                      len(x_val), epochs, train_data_eval=data_eval)
+
+
+def checkpoint_key(key: str, data_eval: dict) -> str:
+    """What a checkpoint must match to be resumed: the run's settings digest and, where scoring
+    settings decide the training data (memae.protocols.train_data_settings), their values too."""
+    return digest({"config_digest": key, "train_data_eval": data_eval}) if data_eval else key
 
 
 def finish_run(out: Path, net, config: dict, key: str, input_shape: list[int], history: list,
                elapsed: float, device, n: int, per_epoch: int, n_val: int, epochs: int,
-               remove_checkpoint: bool = True) -> dict:
+               remove_checkpoint: bool = True, train_data_eval: dict | None = None) -> dict:
     """Write a finished run's model.pt and train_log.json and remove its checkpoint (shared by
     train and memae.ensemble.train_group, so both write the same files)."""
     _save_atomic({"model": net.state_dict(), "config": config, "config_digest": key,
@@ -156,5 +164,7 @@ def finish_run(out: Path, net, config: dict, key: str, input_shape: list[int], h
            # the digest of the code this run depends on: a checkout whose code differs flags the
            # run as stale (memae.codedigest: flagged, not retrained)
            "code_digest": safe_digest(config["dataset"], "train")}
+    if train_data_eval:   # the scoring settings that decided the training data (records: test_fraction)
+        log["train_data_eval"] = train_data_eval
     write_json(out / "train_log.json", log)
     return log

@@ -15,9 +15,11 @@ Every protocol module provides the same four functions:
     score(net, test, params, variant, device) -> ScoreTable;
     metrics(table, params) -> dict of metric name -> value.
 
-A protocol whose scoring settings decide the training data (records: eval.test_fraction) also
-provides train_sizes(prepared, split, seed, params) -> (n_train, n_val), which memae.evaluate
-compares with the run's train_log.json before scoring.
+A protocol whose scoring settings decide the training data (records: eval.test_fraction) names
+them in TRAIN_DATA_EVAL_KEYS (training records their values in train_log.json and its
+checkpoints; memae.evaluate compares them before scoring) and provides
+train_sizes(prepared, split, seed, params) -> (n_train, n_val), the check for runs trained before
+those values were recorded.
 
 Protocols read the prepared layouts of memae.data (downward only); nothing under memae.data
 imports them.
@@ -39,6 +41,13 @@ def held_out_count(n: int, fraction: float, at_least: int = 1) -> int:
     `train.val_fraction` of them, rounded, and at least `at_least`; none when the fraction is 0
     (every sample trains, the run logs no validation loss)."""
     return max(at_least, int(round(n * fraction))) if fraction > 0 else 0
+
+
+def train_data_settings(protocol: ModuleType, params: dict) -> dict:
+    """The scoring settings that decide a protocol's training data (its TRAIN_DATA_EVAL_KEYS; the
+    records protocol's eval.test_fraction), which a run's settings digest does not hold: training
+    records them and checks them on resume, and memae.evaluate refuses a run trained with others."""
+    return {k: params["eval"][k] for k in getattr(protocol, "TRAIN_DATA_EVAL_KEYS", ())}
 
 
 def get(role: str) -> ModuleType:

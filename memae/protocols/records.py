@@ -17,6 +17,10 @@ from . import ScoreTable, held_out_count
 from .samples import ArrayTest, score_samples
 
 
+# eval.test_fraction decides which records train (memae.protocols.train_data_settings)
+TRAIN_DATA_EVAL_KEYS = ("test_fraction",)
+
+
 def _split(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
     n = len(arrays.load(prepared, "labels"))
     perm = np.random.default_rng(seed).permutation(n)
