@@ -248,9 +248,13 @@ def load_equivalents(path: Path | None = None) -> dict[str, list[frozenset[str]]
         return {}
     rows = [(n, line) for n, line in enumerate(path.read_text().splitlines(), 1)
             if line.strip() and not line.startswith("#")]
-    for n, line in rows[1:]:   # the first row names the columns
+    if not rows or rows[0][1].split("\t") != ["module", "from", "to", "reason"]:
+        raise ValueError(f"{path}: the first row that is not a comment must name the columns: "
+                         "module, from, to, reason (tab-separated)")
+    for n, line in rows[1:]:
         cells = line.split("\t")
-        ok = (len(cells) == 4 and cells[0].startswith(PACKAGE) and cells[3].strip() and cells[1] != cells[2]
+        ok = (len(cells) == 4 and (cells[0] == PACKAGE or cells[0].startswith(PACKAGE + "."))
+              and cells[3].strip() and cells[1] != cells[2]
               and all(len(c) == 16 and set(c) <= _HEX16 for c in cells[1:3]))
         if not ok:
             raise ValueError(f"{path}, line {n}: expected module, from, to (two different 16-hex module "

@@ -69,7 +69,7 @@ def gpus(wildcards, dataset=None):
     """The `gpu` a training or scoring job declares: one GPU under a cluster executor (--executor
     slurm), whose submit host rarely has a GPU; locally, where the run declares a GPU, one of its
     GPU_SLOTS slots, or all of them for a video dataset; else none. On a cluster without GPUs:
-    --set-resources train:gpu=0 evaluate:gpu=0."""
+    --set-resources with gpu=0 for train, evaluate, train_study, evaluate_study and train_group_*."""
     ex = workflow.executor_plugin
     if ex is not None and not ex.common_settings.local_exec:
         return 1
