@@ -9,7 +9,10 @@
 #   3. a short Ped2-size run on synthetic video (240x360 frames prepared to 256x256, the paper's
 #      network and memory, 1 epoch): `memae train` and `memae evaluate` as the pipeline runs them
 #   4. whether one job leaves the GPU idle: utilisation sampled while a training job runs; when it
-#      is low, let several jobs share the GPU: snakemake --resources gpu=N (every job takes gpu=1)
+#      is low, let several jobs share the GPU: snakemake --resources gpu=N (N slots: a small model's
+#      job takes one, a video job all of them)
+#   5. GPU slots measured: MNIST-size training jobs (synthetic digits at the real size, the paper
+#      network, 10 epochs) one at a time against four side by side on the one GPU: runs per minute
 # Usage: bash benchmarks/gpu_check.sh [OUT_DIR]      (default: a temporary folder)
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
@@ -66,5 +69,27 @@ grep -E "Elapsed|Maximum resident" "$OUT/train.err"
 "$PY" -c "import json; m = json.load(open('$OUT/run/metrics.json')); print('eval_s', round(m['eval_s'], 1), 'frames', m['n_test'], 'frames/s', round(m['n_test'] / m['eval_s'], 1))"
 echo "GPU utilisation during training (%, MiB):"; sort -n "$OUT/util.txt" | awk -F, '{print $1}' | tr '\n' ' '; echo
 echo "When the utilisation stays well under 100%, several training jobs can share the GPU:"
-echo "  snakemake --cores all --workflow-profile workflow/profiles/gpu --resources gpu=3 ...   (the gpu profile declares gpu=1)"
+echo "  snakemake --cores all --workflow-profile workflow/profiles/gpu --resources gpu=4 ...   (the gpu profile declares 1 slot)"
+echo "== 5. GPU slots: MNIST-size training jobs, 1 at a time vs 4 side by side"
+"$PY" - "$OUT" <<'PY'
+import sys
+from pathlib import Path
+from memae.data import mnist, synthetic
+out = Path(sys.argv[1])
+n = int(__import__("os").environ.get("SLOT_TRAIN_PER_CLASS", "6000"))   # MNIST's size; smaller to try the script
+synthetic.make_mirror("mnist", out / "raw", {"train_per_class": n, "test_per_class": max(10, n // 6)})
+mnist.prepare(out / "raw" / "mnist", out / "prepared_mnist")
+PY
+slot_run() {   # $1: how many jobs side by side; each trains one class for 10 epochs (profile quick)
+  local t0 pids=()
+  t0=$("$PY" -c 'import time; print(time.time())')
+  for c in $(seq 0 $(($1 - 1))); do
+    "$MEMAE" train mnist --prepared "$OUT/prepared_mnist" --variant memae --split class$c --seed 0 \
+        --out "$OUT/slots$1/class$c" --profile quick --threads 2 2> "$OUT/slots$1_class$c.err" & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait $p || { tail -5 "$OUT"/slots$1_class*.err; exit 1; }; done
+  "$PY" -c "import sys, time; n, w = int(sys.argv[1]), time.time() - float(sys.argv[2]); print(f'{n} job(s) side by side: {w:.1f} s wall, {60 * n / w:.2f} runs per minute')" "$1" "$t0"
+}
+slot_run 1
+slot_run 4
 echo "figures written to $OUT"
