@@ -50,6 +50,19 @@ def resolve_precision(setting: str | None, device: torch.device, native_bf16: bo
     return "bf16" if setting == "bf16" else "fp32"
 
 
+def deterministic() -> None:
+    """torch.use_deterministic_algorithms(True) for eager code, without the public function's import
+    of torch._inductor.config (it pulls in torch._dynamo: about 1.5 s of every scoring job; a
+    training job imports torch._dynamo through torch.optim anyway). That import only sets the flag
+    of torch.compile'd graphs, and no run compiles; the flag eager operations read is the one the
+    public function sets, through the same call."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:   # a torch without the private setter: the public function
+        torch.use_deterministic_algorithms(True)
+    else:
+        setter(True, warn_only=False)
+
+
 def setup(threads: int | None, seed: int | None = None, precision: str | None = None) -> torch.device:
     """Set PyTorch's CPU threads (each Snakemake job gets its own share of cores), seeds, and
     determinism on CPU; CUDA gets cudnn.benchmark; the precision of autocast(). Returns the device
@@ -65,7 +78,7 @@ def setup(threads: int | None, seed: int | None = None, precision: str | None = 
         torch.backends.cudnn.benchmark = True
         device = torch.device("cuda")
     else:
-        torch.use_deterministic_algorithms(True)
+        deterministic()
         device = torch.device("cpu")
     _precision["value"] = resolve_precision(precision, device)
     return device

@@ -79,3 +79,22 @@ def test_precision_is_part_of_a_runs_settings(params_dir):
     p["train"]["group_seeds"] = True   # how runs are executed is not
     p2 = dict(p, train={k: v for k, v in p["train"].items() if k != "group_seeds"})
     assert run_config("kddcup99", "ae", "all", 0, p) == run_config("kddcup99", "ae", "all", 0, p2)
+
+
+def test_cpu_setup_is_deterministic_without_loading_the_compiler():
+    """setup() on a CPU turns on PyTorch's deterministic algorithms for eager code, as
+    torch.use_deterministic_algorithms(True) does, without that function's import of
+    torch._inductor.config (about 1.5 s of every scoring job; no run compiles)."""
+    import subprocess
+    import sys
+    code = ("import sys, torch\n"
+            "from memae import device\n"
+            "assert not torch.are_deterministic_algorithms_enabled()\n"
+            "device.setup(1, 0)\n"
+            "assert torch.are_deterministic_algorithms_enabled()\n"
+            "assert not torch.is_deterministic_algorithms_warn_only_enabled()\n"
+            "print('torch._inductor.config' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "False"
