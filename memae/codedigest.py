@@ -271,28 +271,27 @@ def _equivalents() -> dict[str, list[frozenset[str]]]:
     return load_equivalents()
 
 
-def same_code(module: str, then: str | None, now: str | None, equivalents: dict | None = None) -> bool:
+def same_code(module: str, then: str | None, now: str | None) -> bool:
     """Whether a module's recorded digest and the checkout's are the same code: equal, or declared
     equivalent in the table."""
     if then == now:
         return True
     if then is None or now is None:
         return False
-    eq = _equivalents() if equivalents is None else equivalents
-    return any(then in s and now in s for s in eq.get(module, ()))
+    return any(then in s and now in s for s in _equivalents().get(module, ()))
 
 
-def changed_modules(then: dict, now: dict, equivalents: dict | None = None) -> list[str]:
+def changed_modules(then: dict, now: dict) -> list[str]:
     """The modules whose digest differs (or that were added or removed) between two module maps,
     less the changes declared equivalent (memae/code_equivalents.tsv)."""
-    return sorted(m for m in set(then) | set(now) if not same_code(m, then.get(m), now.get(m), equivalents))
+    return sorted(m for m in set(then) | set(now) if not same_code(m, then.get(m), now.get(m)))
 
 
 def check(dataset: str, code: dict | None, root: Path | None = None) -> dict:
     """Whether a dataset's aggregated runs (metrics.json `code.digests`, as aggregate writes it)
     were computed by the checkout's code: {"state", "runs", "stale", "not_recorded", "changed",
     "text"}. state: "stale" when any run's recorded digest (training or scoring) differs from
-    the checkout's, else "not recorded" when some run (or the whole file, written before digests
+    the checkout's in a module whose change is not declared equivalent, else "not recorded" when some run (or the whole file, written before digests
     were recorded) records none, else "current"."""
     digests = (code or {}).get("digests")
     if not isinstance(digests, dict):

@@ -28,7 +28,10 @@ def _split(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 
-def _train_val(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
+def _train_val_indices(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The record numbers that train and that are held out for validation: the non-anomalous
+    records of the training part, in a seeded order, less the hold-out, capped at
+    train.max_train_samples (from the labels alone)."""
     train_idx, _ = _split(prepared, seed, params)
     y = arrays.load(prepared, "labels", mmap=False)
     idx = train_idx[y[train_idx] == 0]
@@ -38,21 +41,20 @@ def _train_val(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarra
     cap = params["train"]["max_train_samples"]
     if cap:
         train = train[:cap]
+    return train, val
+
+
+def _train_val(prepared, seed: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    train, val = _train_val_indices(prepared, seed, params)
     x = arrays.load(prepared, "features")
     return np.ascontiguousarray(x[np.sort(train)]), np.ascontiguousarray(x[np.sort(val)])
 
 
 def train_sizes(prepared, split: str, seed: int, params: dict) -> tuple[int, int]:
-    """(training, held-out) record counts that these settings give, from the labels alone.
-    eval.test_fraction decides which records a model trains on but is a scoring setting, not part
-    of a run's settings digest, so memae.evaluate compares these counts with the run's
-    train_log.json before scoring: a model is never scored on records it trained on."""
-    train_idx, _ = _split(prepared, seed, params)
-    y = arrays.load(prepared, "labels", mmap=False)
-    n = int((y[train_idx] == 0).sum())
-    n_val = held_out_count(n, params["train"]["val_fraction"])
-    cap = params["train"]["max_train_samples"]
-    return (min(n - n_val, cap) if cap else n - n_val), n_val
+    """(training, held-out) record counts that these settings give, for memae.evaluate's check of
+    runs trained before train_log.json recorded eval.test_fraction (TRAIN_DATA_EVAL_KEYS)."""
+    train, val = _train_val_indices(prepared, seed, params)
+    return len(train), len(val)
 
 
 def train_data(prepared, split: str, seed: int, params: dict) -> tuple[torch.Tensor, torch.Tensor]:
