@@ -15,14 +15,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from . import datasets  # noqa: E402
 from . import results as results_file  # noqa: E402
 from .layout import run_dir  # noqa: E402
+from .roc import FPR_GRID, load_scores, runs_tpr  # noqa: E402,F401 (load_scores: the report's and tests' reader)
 from .variants import VARIANTS  # noqa: E402
 
-FPR_GRID = np.linspace(0.0, 1.0, 201)
 TITLES = {"roc": "ROC curves", "loss": "Training curves", "regularity": "Regularity over time",
           "prototypes": "Memory items decoded"}
 
@@ -52,45 +52,12 @@ def _label(variant: str) -> str:
     return VARIANTS[variant].label if variant in VARIANTS else variant
 
 
-def load_scores(path: Path) -> dict[str, np.ndarray]:
-    """scores.npz of a run: `scores` (higher = more anomalous) and `labels` (1 = anomaly). Video
-    runs (memae.video.score_videos) add `video` and `frame` per scored frame and `names`; their
-    scores are already normalised per video (1 - regularity), as the AUC protocol uses them."""
-    with np.load(path) as f:
-        data = {k: f[k] for k in f.files}
-    if "scores" not in data or "labels" not in data or len(data["scores"]) != len(data["labels"]):
-        raise ValueError(f"{path}: expected arrays 'scores' and 'labels' of equal length, "
-                         f"found {sorted(data)}; rerun `memae evaluate` for this run")
-    return data
-
-
 def roc_points(score_files: list[Path]) -> tuple[list[np.ndarray], list[float]]:
-    """Each run's TPR at the FPRs of FPR_GRID (its ROC curve, interpolated) and its AUC, for the
-    scores.npz files given that exist and hold both classes: what the report's ROC figure and the
-    ROC points file of a dataset's variant (write_roc_points) average."""
-    tprs, aucs = [], []
-    for path in score_files:
-        if not Path(path).exists():
-            continue
-        s = load_scores(Path(path))
-        if len(np.unique(s["labels"])) < 2:
-            continue
-        fpr, tpr, _ = roc_curve(s["labels"], s["scores"])
-        tprs.append(np.interp(FPR_GRID, fpr, tpr))
-        aucs.append(roc_auc_score(s["labels"], s["scores"]))
-    return tprs, aucs
-
-
-def write_roc_points(out: Path, score_files: list[Path]) -> list[dict]:
-    """The ROC curve of one variant of a dataset, as the report draws it (TPR averaged over its
-    runs at each FPR of FPR_GRID), as rows {fpr, tpr} for `dvc plots`; no rows when no run has
-    scores with both classes."""
-    from .data.arrays import write_json
-    tprs, _ = roc_points(score_files)
-    mean = np.mean(tprs, axis=0) if tprs else []
-    rows = [{"fpr": round(float(f), 6), "tpr": round(float(t), 6)} for f, t in zip(FPR_GRID, mean)]
-    write_json(Path(out), rows)
-    return rows
+    """Each run's TPR at the FPRs of FPR_GRID (memae.roc, the curve the ROC points file of a
+    dataset's variant averages) and its AUC, for the scores.npz files given that exist and hold
+    both classes."""
+    runs = runs_tpr(score_files)
+    return [t for t, _ in runs], [roc_auc_score(s["labels"], s["scores"]) for _, s in runs]
 
 
 def _tracked_roc(results: Path, dataset: str, variant: str) -> list[dict]:
@@ -314,11 +281,3 @@ def figure_kinds(dataset: str) -> list[str]:
 
 def dataset_figures(results: Path, metrics: dict) -> list[Figure]:
     return [MAKERS[k](results, metrics) for k in figure_kinds(metrics["dataset"])]
-
-
-if __name__ == "__main__":   # the workflow's roc rule: python -m memae.figures roc-points OUT SCORES...
-    import sys
-    if len(sys.argv) < 3 or sys.argv[1] != "roc-points":
-        sys.exit("usage: python -m memae.figures roc-points OUT.json SCORES.npz...")
-    rows = write_roc_points(Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]])
-    print(f"wrote {sys.argv[2]}: {len(rows)} points from {len(sys.argv) - 3} run(s)")

@@ -33,7 +33,7 @@ DATA = ("real", "synthetic")
 
 
 def roc_path(results: str | Path, dataset: str, variant: str) -> Path:
-    """The ROC points of a dataset's variant (memae.figures.write_roc_points), tracked in git beside
+    """The ROC points of a dataset's variant (memae.roc.write_roc_points), tracked in git beside
     the metrics: results/<dataset>/roc/<variant>.json (dvc.yaml plots them; the report draws them
     where the runs' scores are not there, e.g. in a fresh clone)."""
     return Path(results) / dataset / "roc" / f"{variant}.json"

@@ -1,6 +1,7 @@
-"""ROC points for `dvc plots` (memae.figures.write_roc_points, the workflow's roc rule): the curve
-the report draws, checked against sklearn's roc_curve and a case worked out by hand, and declared
-in dvc.yaml for every workflow dataset's main variants."""
+"""ROC points for `dvc plots` (memae.roc.write_roc_points, the workflow's roc rule): the curve the
+report draws, checked against sklearn's roc_curve (memae.roc computes it without sklearn, so that
+the rule's jobs skip its import) and a case worked out by hand, and declared in dvc.yaml for every
+workflow dataset's main variants."""
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from sklearn.metrics import roc_curve
 
 from memae import datasets
 from memae.config import load_params
-from memae.figures import FPR_GRID, write_roc_points
+from memae.roc import FPR_GRID, roc_curve as numpy_roc_curve, write_roc_points
 from memae.results import roc_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +30,30 @@ def test_points_of_a_hand_worked_case(tmp_path):
     pts = {r["fpr"]: r["tpr"] for r in rows}
     assert len(rows) == len(FPR_GRID) and rows[0]["fpr"] == 0.0 and rows[-1]["fpr"] == 1.0
     assert pts[0.25] == 0.5 and pts[0.75] == 1.0 and pts[1.0] == 1.0
+
+
+@pytest.mark.parametrize("case", ["untied", "ties", "float32_ties", "few_values", "two_points", "one_negative"])
+def test_curve_is_sklearns_point_for_point(case):
+    """memae.roc.roc_curve against sklearn.metrics.roc_curve: the same points, exactly (ties share
+    one point, collinear points dropped as drop_intermediate=True does)."""
+    rng = np.random.default_rng(11)
+    n = 400
+    labels = (rng.random(n) < 0.3).astype(np.int8)
+    values = {"untied": rng.normal(labels, 1.0),
+              "ties": np.round(rng.normal(labels, 1.0), 1),
+              "float32_ties": np.round(rng.normal(labels, 1.0), 2).astype(np.float32),
+              "few_values": rng.integers(0, 4, n).astype(np.float64) + labels,
+              "two_points": labels.astype(np.float64),
+              "one_negative": np.arange(n, dtype=np.float64)}[case]
+    if case == "two_points":
+        labels, values = labels[:2].copy(), values[:2]
+        labels[:] = [0, 1]
+    if case == "one_negative":
+        labels = np.ones(n, np.int8)
+        labels[7] = 0
+    fpr, tpr, _ = roc_curve(labels, values)
+    ours = numpy_roc_curve(labels, values)
+    assert np.array_equal(ours[0], fpr) and np.array_equal(ours[1], tpr)
 
 
 def test_points_match_sklearn_roc_curve_averaged_over_runs(tmp_path):

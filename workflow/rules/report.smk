@@ -19,7 +19,7 @@ def roc_path(ds, variant):
 
 
 # The ROC curve of each main variant of a dataset (params protocol.variants), as the report draws
-# it (memae.figures.roc_points: TPR averaged over the variant's runs at fixed FPRs), as points.
+# it (memae.roc: TPR averaged over the variant's runs at fixed FPRs), as points.
 rule roc:
     wildcard_constraints:
         dataset="|".join(DATASETS),
@@ -29,9 +29,11 @@ rule roc:
         roc_path("{dataset}", "{variant}"),
     log:
         "logs/{dataset}/roc_{variant}.log",
+    benchmark:
+        "logs/benchmarks/roc/{dataset}/{variant}.tsv"
     threads: 1
     shell:
-        "python -m memae.figures roc-points {output:q} {input:q} 2> {log:q}"
+        "python -m memae.roc {output:q} {input:q} 2> {log:q}"
 
 
 rule report:
