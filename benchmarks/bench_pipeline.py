@@ -41,8 +41,9 @@ def jobs(root: Path) -> list[dict]:
         rel = path.relative_to(root).with_suffix("")
         parts = rel.parts
         rule = parts[0]
-        dataset = parts[1] if len(parts) > 2 else (parts[1] if rule in ("aggregate", "sweep", "fetch", "prepare")
-                                                   else "-")
+        dataset = parts[1] if len(parts) > 2 else (
+            parts[1] if rule in ("aggregate", "sweep", "fetch", "prepare", "train_dataset", "evaluate_dataset")
+            else "-")
         b = read_tsv(path)
         if b:
             out.append({"rule": rule, "dataset": dataset, "rest": parts[2:], **b})
@@ -58,6 +59,10 @@ def inner_time(job: dict, results: Path) -> float | None:
     if job["rule"] == "evaluate" and len(rest) == 3:
         m = results / job["dataset"] / Path(*rest) / "metrics.json"
         return json.loads(m.read_text()).get("eval_s") if m.exists() else None
+    if job["rule"] in ("train_dataset", "evaluate_dataset"):   # every main run of the dataset
+        name, key = ("train_log.json", "train_s") if job["rule"] == "train_dataset" else ("metrics.json", "eval_s")
+        files = sorted((results / job["dataset"]).glob(f"*/*/seed*/{name}"))
+        return sum(json.loads(f.read_text()).get(key, 0.0) for f in files) if files else None
     return None
 
 
@@ -116,7 +121,7 @@ def main(argv=None) -> int:
     print("\nper dataset")
     print(table(rows, ["dataset", "jobs", "wall s", "by rule (s)"]))
     rows, over_all = [], 0.0
-    for rule in ("train", "train_group", "evaluate"):
+    for rule in ("train", "train_group", "train_dataset", "evaluate", "evaluate_dataset"):
         if rule == "train_group":
             pairs = group_pairs(by_rule.get(rule, []), a.results)
         else:

@@ -71,16 +71,20 @@ def cmd_train_group(a) -> None:
     from .ensemble import train_group
     from .layout import run_dir
     params = load_params(a.dataset, a.profile, a.params_dir)
-    runs = [(s, k, run_dir(a.results, a.dataset, a.variant, s, k)) for s in a.splits for k in a.seeds]
-    logs = train_group(a.dataset, a.prepared, a.variant, runs, params, a.threads, a.mode)
-    for (_, _, out), log in zip(runs, logs):
-        print(f"trained {out} ({log['train_s']:.1f} s of the group's time) on {log['device']}")
+    for variant in a.variant:   # each variant's runs as a group: one after another, or batched
+        runs = [(s, k, run_dir(a.results, a.dataset, variant, s, k)) for s in a.splits for k in a.seeds]
+        logs = train_group(a.dataset, a.prepared, variant, runs, params, a.threads, a.mode)
+        for (_, _, out), log in zip(runs, logs):
+            print(f"trained {out} ({log['train_s']:.1f} s of the group's time) on {log['device']}")
 
 
 def cmd_evaluate(a) -> None:
     from .evaluate import evaluate
-    r = evaluate(a.dataset, a.prepared, a.run, _run_params(a), a.threads)
-    print(f"{a.run}: {r['metrics']}")
+    params = _run_params(a)
+    # `memae evaluate-group` gives several runs: one after another in this process
+    for run in (a.run if isinstance(a.run, list) else [a.run]):
+        r = evaluate(a.dataset, a.prepared, run, params, a.threads)
+        print(f"{run}: {r['metrics']}")
 
 
 def cmd_aggregate(a) -> None:
@@ -247,15 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("train-group", help="train the runs of one dataset x variant together",
-                       description="Train every split x seed of one variant in one process, each run "
+    p = sub.add_parser("train-group", help="train the runs of a dataset's variants together",
+                       description="Train every variant x split x seed given in one process, each run "
                        "in RESULTS/<dataset>/<variant>/<split>/seed<k>/ with the files `memae train` "
                        "writes, with the same results (bit-identical on CPU): one after another, or with "
                        "--mode batched as one batched ensemble (MLP networks). Checkpoints each run "
                        "each epoch; resumes.")
     p.add_argument("dataset", choices=DATASETS)
     p.add_argument("--prepared", type=Path, required=True)
-    p.add_argument("--variant", required=True)
+    p.add_argument("--variant", nargs="+", required=True, help="one or more variants")
     p.add_argument("--splits", nargs="+", required=True)
     p.add_argument("--seeds", nargs="+", type=int, required=True)
     p.add_argument("--results", type=Path, default=Path("results"))
@@ -271,6 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=DATASETS)
     p.add_argument("--prepared", type=Path, required=True)
     p.add_argument("--run", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=None)
+    _study_option(p)
+    _common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("evaluate-group", help="score several trained runs of a dataset in one process",
+                       description="memae evaluate for each RUN in turn, in one process (one Python and "
+                       "torch start for all): the same files, the same results.")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("--prepared", type=Path, required=True)
+    p.add_argument("--run", type=Path, nargs="+", required=True, help="run folders, each with a model.pt")
     p.add_argument("--threads", type=int, default=None)
     _study_option(p)
     _common(p)

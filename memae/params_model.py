@@ -214,6 +214,10 @@ class PipelineParams(Section):
     results_root: str = Field(pattern=f"^{ROOT_OK.pattern}$", description=f"a folder name that {ROOT_WORDS}")
     synthetic_data: bool
     studies: list[str] = Field(None, description="<dataset>:<study>, <dataset>:all, or all")
+    one_job_per_dataset: list[str] = Field(
+        None, description="datasets whose main runs train in one job (memae train-group) and are scored in "
+        "one job (memae evaluate-group) instead of a job each: for tiny data, where starting a job costs "
+        "more than its work; the same files and results, but a change reruns all of the dataset's runs")
 
     @field_validator("data_root", "results_root", mode="before")
     @classmethod

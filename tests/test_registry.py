@@ -227,16 +227,20 @@ def _dry_run(root: Path, *args: str, poison: Path | None = None) -> subprocess.C
                           capture_output=True, text=True, timeout=600)
 
 
+# the rules that train or score: one run, a group of seeds, or every run of a dataset
+GPU_RULES = r"train|evaluate|train_group_\w+|train_dataset_\w+|evaluate_dataset_\w+"
+
+
 def test_the_workflow_plans_without_torch_or_matplotlib_and_takes_the_gpu_from_the_profile(tmp_path):
     _copy_workflow(tmp_path)
     config = ["--config", "profile=smoke", "datasets=[kddcup99,mnist]", "studies=[]"]
     r = _dry_run(tmp_path, *config, poison=tmp_path / "poison")
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
-    jobs = re.findall(r"rule (train|evaluate|train_group_\w+):.*?resources: ([^\n]*)", r.stdout, re.S)
+    jobs = re.findall(rf"rule ({GPU_RULES}):.*?resources: ([^\n]*)", r.stdout, re.S)
     assert jobs and all("gpu=0" in res for _, res in jobs)          # the default profile: no GPU
     r = _dry_run(tmp_path, "--workflow-profile", "workflow/profiles/gpu", *config, poison=tmp_path / "poison")
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
-    jobs = re.findall(r"rule (train|evaluate|train_group_\w+):.*?resources: ([^\n]*)", r.stdout, re.S)
+    jobs = re.findall(rf"rule ({GPU_RULES}):.*?resources: ([^\n]*)", r.stdout, re.S)
     assert jobs and all("gpu=1" in res for _, res in jobs)          # the gpu profile declares one
 
 
@@ -248,13 +252,15 @@ def test_small_models_share_the_gpu_in_slots_a_video_job_takes_them_all(tmp_path
     config = ["--config", "profile=smoke", "datasets=[kddcup99,mnist,ped2]", "studies=[]"]
     r = _dry_run(tmp_path, "--workflow-profile", "workflow/profiles/gpu", "--resources", "gpu=3", *config)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
-    jobs = re.findall(r"rule (train|evaluate|train_group_\w+):.*?wildcards: ([^\n]*)\n.*?resources: ([^\n]*)",
-                      r.stdout, re.S)
     slots = {}
-    for rule, wildcards, res in jobs:
-        ds = re.search(r"dataset=(\w+)", wildcards)
-        slots.setdefault(ds.group(1) if ds else rule, set()).add(re.search(r"\bgpu=(\d+)", res).group(1))
-    assert slots == {"mnist": {"1"}, "kddcup99": {"1"}, "train_group_kddcup99_0": {"1"}, "ped2": {"3"}}, slots
+    for block in re.split(r"\n(?=rule )", r.stdout):   # one job each
+        rule = re.match(rf"rule ({GPU_RULES}):", block)
+        if rule:
+            ds = re.search(r"wildcards: .*?dataset=(\w+)", block)
+            slots.setdefault(ds.group(1) if ds else rule.group(1), set()).add(re.search(r"\bgpu=(\d+)", block).group(1))
+    # the smoke profile trains and scores KDDCUP99 and Ped2 in one job each (one_job_per_dataset)
+    assert slots == {"mnist": {"1"}, "train_dataset_kddcup99": {"1"}, "evaluate_dataset_kddcup99": {"1"},
+                     "train_dataset_ped2": {"3"}, "evaluate_dataset_ped2": {"3"}}, slots
 
 
 def test_a_registered_dataset_without_params_file_stops_the_workflow_naming_it(tmp_path):

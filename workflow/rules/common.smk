@@ -2,6 +2,7 @@
 # file and the key) and builds the target lists.
 # Parse time imports only torch-free, matplotlib-free modules: the registry, params and the layout.
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -30,6 +31,10 @@ try:
     bad = [ds for ds in PIPE["datasets"] if ds not in ALL_DATASETS]
     if bad:
         raise ParamsError(f"params/pipeline.yaml or --config: unknown dataset(s) {', '.join(bad)}; "
+                          f"known: {', '.join(ALL_DATASETS)}")
+    bad = [ds for ds in PIPE.get("one_job_per_dataset") or [] if ds not in ALL_DATASETS]
+    if bad:
+        raise ParamsError(f"params/pipeline.yaml one_job_per_dataset: unknown dataset(s) {', '.join(bad)}; "
                           f"known: {', '.join(ALL_DATASETS)}")
     PARAMS = {ds: load_params(ds, PROFILE) for ds in PIPE["datasets"]}
 except ParamsError as e:
@@ -69,7 +74,8 @@ def gpus(wildcards, dataset=None):
     """The `gpu` a training or scoring job declares: one GPU under a cluster executor (--executor
     slurm), whose submit host rarely has a GPU; locally, where the run declares a GPU, one of its
     GPU_SLOTS slots, or all of them for a video dataset; else none. On a cluster without GPUs:
-    --set-resources with gpu=0 for train, evaluate, train_study, evaluate_study and train_group_*."""
+    --set-resources with gpu=0 for train, evaluate, train_study, evaluate_study, train_group_*,
+    train_dataset_* and evaluate_dataset_*."""
     ex = workflow.executor_plugin
     if ex is not None and not ex.common_settings.local_exec:
         return 1

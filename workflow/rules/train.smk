@@ -1,5 +1,6 @@
-# One training job and one scoring job per dataset x variant x split x seed, then one aggregate
-# per dataset. A job reruns when the settings it depends on change (params digests below).
+# One training job and one scoring job per dataset x variant x split x seed (or per group of runs:
+# group_seeds, one_job_per_dataset), then one aggregate per dataset. A job reruns when the settings
+# it depends on change (params digests below).
 # Variants: params protocol.variants (Ped2 adds the ablation ones) and the memory-size sweep
 # points memae_n<N> (protocol.sweep_num_items). results/<dataset>/metrics.json is a dataset's
 # final target: it also waits for the sweep, so the dataset's DVC stage and the report cover it.
@@ -38,7 +39,10 @@ rule train:
 # bit-identical results (tests/test_ensemble.py). true: all seeds of a split in one job; N: N seeds
 # per job (jobs enough to keep every core busy). Scoring stays one job per run. A job's settings
 # digest covers every run's, so a change reruns the group.
-GROUPED = [ds for ds in DATASETS if PARAMS[ds]["train"].get("group_seeds")]
+# Datasets the profile names in one_job_per_dataset (params/pipeline.yaml; the smoke profile's tiny
+# data) train every main run in one job instead (train_dataset_<ds> below).
+ONE_JOB = [ds for ds in DATASETS if ds in (PIPE.get("one_job_per_dataset") or [])]
+GROUPED = [ds for ds in DATASETS if ds not in ONE_JOB and PARAMS[ds]["train"].get("group_seeds")]
 
 
 def seed_chunks(ds):
@@ -84,6 +88,78 @@ for _ds in GROUPED:
                 " --results {RESULTS:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
 
         workflow.ruleorder(f"train_group_{_ds}_{_i}", "train")
+
+
+# one_job_per_dataset: every main run of the dataset (variants x splits x seeds, the sweep points
+# included) trained in one `memae train-group` job and scored in one `memae evaluate-group` job: one
+# Python and torch start each instead of one per run, the same run folders and results (training and
+# scoring each run in its own process or one after another in one give the same files:
+# tests/test_ensemble.py, tests/test_cli.py). A change of one run's settings reruns them all.
+def dataset_runs(ds):
+    """(variants, splits, seeds) of a dataset's main runs: runs(ds) is their product."""
+    p = PARAMS[ds]["protocol"]
+    variants = list(dict.fromkeys(v for v, _, _ in runs(ds)))
+    return variants, list(p["splits"]), list(p["seeds"])
+
+
+for _ds in ONE_JOB:
+    _v, _s, _k = dataset_runs(_ds)
+
+    rule:
+        name:
+            f"train_dataset_{_ds}"
+        input:
+            str(prepared_summary(DATA, _ds)),
+        output:
+            run_files(_ds, "model.pt") + run_files(_ds, "train_log.json"),
+        params:
+            settings=digest([digest(run_config(_ds, v, s, k, PARAMS[_ds])) for v, s, k in runs(_ds)]),
+            dataset=_ds,
+            variants=" ".join(_v),
+            splits=" ".join(_s),
+            seeds=" ".join(str(k) for k in _k),
+        log:
+            f"logs/{_ds}/train_dataset.log",
+        benchmark:
+            f"logs/benchmarks/train_dataset/{_ds}.tsv"
+        threads: 1
+        resources:
+            gpu=lambda w, _ds=_ds: gpus(w, _ds),
+            runtime=720 * len(runs(_ds)),
+            mem_mb=32000 if _ds in VIDEO_DATASETS else 8000,
+        shell:
+            "memae train-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
+            " --variant {params.variants} --splits {params.splits} --seeds {params.seeds}"
+            " --results {RESULTS:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
+
+    rule:
+        name:
+            f"evaluate_dataset_{_ds}"
+        input:
+            models=run_files(_ds, "model.pt"),
+            summary=str(prepared_summary(DATA, _ds)),
+        output:
+            run_files(_ds, "metrics.json") + run_files(_ds, "scores.npz"),
+        params:
+            settings=digest([digest(run_config(_ds, v, s, k, PARAMS[_ds])) for v, s, k in runs(_ds)]
+                            + [PARAMS[_ds]["eval"]]),
+            dataset=_ds,
+            runs=" ".join(shlex.quote(str(run_dir(RESULTS, _ds, v, s, k))) for v, s, k in runs(_ds)),
+        log:
+            f"logs/{_ds}/evaluate_dataset.log",
+        benchmark:
+            f"logs/benchmarks/evaluate_dataset/{_ds}.tsv"
+        threads: 1
+        resources:
+            gpu=lambda w, _ds=_ds: gpus(w, _ds),
+            runtime=120 * len(runs(_ds)),
+            mem_mb=16000 if _ds in VIDEO_DATASETS else 8000,
+        shell:
+            "memae evaluate-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
+            " --run {params.runs} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
+
+    workflow.ruleorder(f"train_dataset_{_ds}", "train")
+    workflow.ruleorder(f"evaluate_dataset_{_ds}", "evaluate")
 
 
 rule evaluate:
