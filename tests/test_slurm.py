@@ -164,10 +164,12 @@ def test_smoke_dag_runs_as_slurm_jobs_and_matches_a_local_run(cluster, tmp_path)
     assert got == want
 
     # Without the test's gpu=0, a scoring job asks SLURM for a GPU although this host has none
-    # (rule resources: gpu), which this GPU-less node refuses.
+    # (rule resources: gpu), which this GPU-less node refuses. The smoke profile scores KDDCUP99's
+    # runs in one job (one_job_per_dataset): that job's rule is the one to force.
+    scoring = next((r for r in planned if r.startswith("evaluate_dataset_")), "evaluate")
     cmd = ["timeout", "-s", "KILL", "300", "snakemake", "--workflow-profile", "workflow/profiles/slurm",
-           "results/kddcup99/ae/all/seed0/metrics.json", "--forcerun", "evaluate",
+           "results/kddcup99/ae/all/seed0/metrics.json", "--forcerun", scoring,
            "--default-resources", f"slurm_account={cluster['ACCOUNT']}", f"slurm_partition={cluster['PARTITION']}",
-           "--set-threads", "evaluate=1", *_config(on_slurm)]
+           "--set-threads", f"{scoring}=1", *_config(on_slurm)]
     r = subprocess.run(cmd, cwd=on_slurm, env=env, capture_output=True, text=True)
     assert r.returncode != 0 and "--gpus=1" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
