@@ -37,6 +37,7 @@ Init = Literal["default", "official"]                           # official: the 
 Addressing = Literal["dot", "cosine"]                           # dot: official code; cosine: the paper's text
 Granularity = Literal["position", "image"]                      # one memory query per position, or per image
 Scale = Literal["unit", "symmetric"]                            # pixels in [0, 1] or [-1, 1]
+Normalize = Literal["none", "gcn_l1_minmax"]                    # one-class images: after scaling
 ClipError = Literal["mse", "l2", "official"]                    # video: the error of a clip
 ThresholdPopulation = Literal["test", "train_test"]             # KDD: scores the percentile is taken over
 Precision = Literal["auto", "fp32", "bf16"]                     # memae.device.PRECISIONS
@@ -87,6 +88,10 @@ class Section(BaseModel):
 
 class DataParams(Section):
     scale: Scale = Field(None, description=_words(typing.get_args(Scale)))
+    normalize: Normalize = Field(
+        None, description=_words(typing.get_args(Normalize)) + " (one-class images; gcn_l1_minmax: "
+        "Deep SVDD's global contrast normalisation, L1, then min-max scaling by the normal class's "
+        "training images; left out: none)")
     synthetic_size: dict[str, PosInt] = Field(
         None, description="sizes of the synthetic (smoke) data: a mapping of names to integers >= 1")
     frame_size: Annotated[list[PosInt], Field(min_length=2, max_length=2)] = Field(

@@ -135,6 +135,51 @@ def test_oneclass_scores_are_each_images_mse_in_a_score_table(tmp_path):
     assert oneclass.metrics(table, params) == {"auc": pytest.approx(0.5)}
 
 
+def test_gcn_minmax_uses_the_normal_classs_training_bounds_computed_by_hand(tmp_path):
+    # Two training images of class 1 (1x2x2) and one of class 0; pixels/255 as below.
+    # Image a = [0, 51, 51, 102]/255 = [0, .2, .2, .4]: mean .2, centred [-.2, 0, 0, .2], mean |.| .1,
+    #   so GCN(a) = [-2, 0, 0, 2].
+    # Image b = [0, 0, 0, 255]/255 = [0, 0, 0, 1]: mean .25, centred [-.25, -.25, -.25, .75],
+    #   mean |.| .375, so GCN(b) = [-2/3, -2/3, -2/3, 2].
+    # Class 1's bounds over both: lo = -2, hi = 2, so a -> [0, .5, .5, 1], b -> [1/3, 1/3, 1/3, 1].
+    # Class 0's image c = [255, 0, 0, 0] (GCN [2, -2/3, -2/3, -2/3]) is never in the bounds.
+    imgs = np.array([[[0, 51], [51, 102]], [[0, 0], [0, 255]], [[255, 0], [0, 0]]], np.uint8)
+    np.save(tmp_path / "train_images.npy", imgs)
+    np.save(tmp_path / "train_labels.npy", np.array([1, 1, 0]))
+    np.save(tmp_path / "test_images.npy", imgs[[2, 0]])
+    np.save(tmp_path / "test_labels.npy", np.array([0, 1]))
+    params = {"train": {"val_fraction": 0.0, "max_train_samples": None},
+              "eval": {"anomaly_fraction": None, "batch_size": 5},
+              "data": {"scale": "unit", "normalize": "gcn_l1_minmax"}}
+    x, val = oneclass.train_data(tmp_path, "class1", 0, params)
+    assert val.shape[0] == 0
+    assert np.allclose(x.numpy().reshape(2, 4), [[0, .5, .5, 1], [1 / 3, 1 / 3, 1 / 3, 1]], atol=1e-6)
+    # the test set: class 1's image a (normal) first, then class 0's image c with class 1's bounds,
+    # (GCN(c) + 2) / 4 = [1, 1/3, 1/3, 1/3]
+    test = oneclass.test_data(tmp_path, "class1", 0, params)
+    assert np.allclose(test.x.reshape(2, 4), [[0, .5, .5, 1], [1, 1 / 3, 1 / 3, 1 / 3]], atol=1e-6)
+    # the scale does not move it (GCN removes any affine change of the pixels)
+    params["data"]["scale"] = "symmetric"
+    assert np.allclose(oneclass.train_data(tmp_path, "class1", 0, params)[0], x, atol=1e-6)
+    # left out or "none": the plain scaled pixels
+    for how in (None, "none"):
+        params["data"] = {"scale": "unit", **({"normalize": how} if how else {})}
+        assert np.allclose(oneclass.train_data(tmp_path, "class1", 0, params)[0].numpy().reshape(2, 4),
+                           imgs[:2].reshape(2, 4) / 255.0)
+    params["data"]["normalize"] = "zca"
+    with pytest.raises(ValueError, match="data.normalize must be one of none, gcn_l1_minmax"):
+        oneclass.train_data(tmp_path, "class1", 0, params)
+
+
+def test_gcn_minmax_refuses_a_class_whose_images_are_all_alike(tmp_path):
+    np.save(tmp_path / "train_images.npy", np.full((2, 2, 2), 7, np.uint8))
+    np.save(tmp_path / "train_labels.npy", np.array([1, 1]))
+    params = {"train": {"val_fraction": 0.0, "max_train_samples": None},
+              "data": {"scale": "unit", "normalize": "gcn_l1_minmax"}}
+    with pytest.raises(ValueError, match="class 1's training images are all alike"):
+        oneclass.train_data(tmp_path, "class1", 0, params)
+
+
 def test_records_score_table_carries_the_training_scores_only_when_the_threshold_needs_them(tmp_path):
     n = 20
     np.save(tmp_path / "labels.npy", (np.arange(n) % 4 == 0).astype(np.uint8))

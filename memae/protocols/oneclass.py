@@ -5,6 +5,13 @@ uses class K's training images less a seeded validation hold-out; the test set i
 images (normal) plus images of the other classes (anomalous), subsampled to
 `eval.anomaly_fraction` of the test set when that is set. Score: each image's reconstruction MSE;
 metric: the AUC.
+
+`data.normalize: gcn_l1_minmax` (a study; left out, images are only scaled) follows Deep SVDD's
+one-class preprocessing: each image's global contrast normalisation (its mean subtracted, then
+divided by its mean absolute value: the L1 scale), then min-max scaling to [0, 1] by the smallest
+and largest value over all of the normal class's training images after that normalisation (Deep
+SVDD hard-codes those per class; here they are computed from the training images, never from the
+test set). Test images use the training class's bounds, so they may fall slightly outside [0, 1].
 """
 from __future__ import annotations
 
@@ -33,6 +40,41 @@ def to_float(images: np.ndarray, scale: str) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+NORMALIZE = ("none", "gcn_l1_minmax")
+
+
+def gcn_l1(x: np.ndarray) -> np.ndarray:
+    """Global contrast normalisation with the L1 scale, per image of a float (N, ...) array: the
+    image's mean subtracted, then divided by its mean absolute value (an image of one value stays
+    all zeros)."""
+    axes = tuple(range(1, x.ndim))
+    x = x - x.mean(axis=axes, keepdims=True)
+    s = np.abs(x).mean(axis=axes, keepdims=True)
+    return np.divide(x, s, out=np.zeros_like(x), where=s > 0)
+
+
+def _normalize(x: np.ndarray, prepared, c: int, params: dict) -> np.ndarray:
+    """The scaled images `x` as data.normalize says; bounds from class c's training images."""
+    how = params["data"].get("normalize") or "none"
+    if how == "none":
+        return x
+    if how != "gcn_l1_minmax":
+        raise ValueError(f"data.normalize must be one of {', '.join(NORMALIZE)}, got {how!r}")
+    lo, hi = _gcn_bounds(prepared, c, params["data"]["scale"])
+    return np.ascontiguousarray((gcn_l1(x) - lo) / (hi - lo), dtype=np.float32)
+
+
+def _gcn_bounds(prepared, c: int, scale: str) -> tuple[float, float]:
+    """The smallest and largest value of all class-c training images after gcn_l1."""
+    labels = arrays.load(prepared, "train_labels", mmap=False)
+    z = gcn_l1(to_float(arrays.load(prepared, "train_images")[np.flatnonzero(labels == c)], scale))
+    lo, hi = float(z.min()), float(z.max())
+    if not hi > lo:
+        raise ValueError(f"{prepared}: class {c}'s training images are all alike after contrast "
+                         "normalisation; data.normalize: gcn_l1_minmax cannot scale them")
+    return lo, hi
+
+
 def train_data(prepared, split: str, seed: int, params: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Class K's training images less a seeded hold-out of `train.val_fraction` (at least one;
     none when it is 0)."""
@@ -50,8 +92,8 @@ def train_data(prepared, split: str, seed: int, params: dict) -> tuple[torch.Ten
         train = train[:cap]
     images = arrays.load(prepared, "train_images")
     scale = params["data"]["scale"]
-    return (torch.from_numpy(to_float(images[np.sort(train)], scale)),
-            torch.from_numpy(to_float(images[np.sort(val)], scale)))
+    return tuple(torch.from_numpy(_normalize(to_float(images[np.sort(part)], scale), prepared, c, params))
+                 for part in (train, val))
 
 
 def test_data(prepared, split: str, seed: int, params: dict) -> ArrayTest:
@@ -67,7 +109,7 @@ def test_data(prepared, split: str, seed: int, params: dict) -> ArrayTest:
     idx = np.concatenate([normal, anomalous])
     y = np.concatenate([np.zeros(len(normal), np.int64), np.ones(len(anomalous), np.int64)])
     images = arrays.load(prepared, "test_images")
-    return ArrayTest(to_float(images[idx], params["data"]["scale"]), y)
+    return ArrayTest(_normalize(to_float(images[idx], params["data"]["scale"]), prepared, c, params), y)
 
 
 def score(net, test: ArrayTest, params: dict, variant, device) -> ScoreTable:
