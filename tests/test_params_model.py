@@ -266,6 +266,8 @@ def test_the_closed_sets_are_those_the_code_implements():
     assert set(get_args(pm.OutputActivation)) == set(OUTPUTS)
     assert set(get_args(pm.Precision)) == set(PRECISIONS)
     assert set(get_args(pm.VariantName)) == set(VARIANTS)
+    from memae.protocols.oneclass import NORMALIZE
+    assert set(get_args(pm.Normalize)) == set(NORMALIZE)
 
 
 MODEL = {"kind": "conv", "channels": [4, 8], "kernels": [3, 3], "strides": [2, 2], "activation": "relu",

@@ -137,13 +137,16 @@ def test_oneclass_scores_are_each_images_mse_in_a_score_table(tmp_path):
 
 def test_gcn_minmax_uses_the_normal_classs_training_bounds_computed_by_hand(tmp_path):
     # Two training images of class 1 (1x2x2) and one of class 0; pixels/255 as below.
-    # Image a = [0, 51, 51, 102]/255 = [0, .2, .2, .4]: mean .2, centred [-.2, 0, 0, .2], mean |.| .1,
-    #   so GCN(a) = [-2, 0, 0, 2].
-    # Image b = [0, 0, 0, 255]/255 = [0, 0, 0, 1]: mean .25, centred [-.25, -.25, -.25, .75],
-    #   mean |.| .375, so GCN(b) = [-2/3, -2/3, -2/3, 2].
-    # Class 1's bounds over both: lo = -2, hi = 2, so a -> [0, .5, .5, 1], b -> [1/3, 1/3, 1/3, 1].
-    # Class 0's image c = [255, 0, 0, 0] (GCN [2, -2/3, -2/3, -2/3]) is never in the bounds.
-    imgs = np.array([[[0, 51], [51, 102]], [[0, 0], [0, 255]], [[255, 0], [0, 0]]], np.uint8)
+    # Image a = [0, 51, 102, 153]/255 = [0, .2, .4, .6]: mean .3, centred [-.3, -.1, .1, .3],
+    #   mean |.| .2, so GCN(a) = [-1.5, -.5, .5, 1.5].
+    # Image b = [0, 0, 51, 51]/255 = [0, 0, .2, .2]: mean .1, centred [-.1, -.1, .1, .1],
+    #   mean |.| .1, so GCN(b) = [-1, -1, 1, 1].
+    # Class 1's bounds over both: lo = -1.5, hi = 1.5, so (z + 1.5) / 3:
+    #   a -> [0, 1/3, 2/3, 1], b -> [1/6, 1/6, 5/6, 5/6].
+    # Image c = [255, 0, 0, 0]/255, of class 0: GCN(c) = [2, -2/3, -2/3, -2/3]. It is in the
+    # training set but not of the normal class, and in the test set; bounds taken over all training
+    # images (hi 2) or over the test set (a and c: hi 2) would both differ from class 1's.
+    imgs = np.array([[[0, 51], [102, 153]], [[0, 0], [51, 51]], [[255, 0], [0, 0]]], np.uint8)
     np.save(tmp_path / "train_images.npy", imgs)
     np.save(tmp_path / "train_labels.npy", np.array([1, 1, 0]))
     np.save(tmp_path / "test_images.npy", imgs[[2, 0]])
@@ -152,12 +155,20 @@ def test_gcn_minmax_uses_the_normal_classs_training_bounds_computed_by_hand(tmp_
               "eval": {"anomaly_fraction": None, "batch_size": 5},
               "data": {"scale": "unit", "normalize": "gcn_l1_minmax"}}
     x, val = oneclass.train_data(tmp_path, "class1", 0, params)
-    assert val.shape[0] == 0
-    assert np.allclose(x.numpy().reshape(2, 4), [[0, .5, .5, 1], [1 / 3, 1 / 3, 1 / 3, 1]], atol=1e-6)
+    assert val.shape[0] == 0 and x.dtype == torch.float32
+    assert np.allclose(x.numpy().reshape(2, 4), [[0, 1 / 3, 2 / 3, 1], [1 / 6, 1 / 6, 5 / 6, 5 / 6]], atol=1e-6)
     # the test set: class 1's image a (normal) first, then class 0's image c with class 1's bounds,
-    # (GCN(c) + 2) / 4 = [1, 1/3, 1/3, 1/3]
+    # (GCN(c) + 1.5) / 3 = [7/6, 5/18, 5/18, 5/18]: outside [0, 1], as a test image may be
     test = oneclass.test_data(tmp_path, "class1", 0, params)
-    assert np.allclose(test.x.reshape(2, 4), [[0, .5, .5, 1], [1, 1 / 3, 1 / 3, 1 / 3]], atol=1e-6)
+    assert test.x.dtype == np.float32
+    assert np.allclose(test.x.reshape(2, 4), [[0, 1 / 3, 2 / 3, 1], [7 / 6, 5 / 18, 5 / 18, 5 / 18]], atol=1e-6)
+    # a held-out image is scaled by the same bounds (they come from all of the class's training
+    # images, the hold-out included): with half held out, the two images are as above
+    params["train"]["val_fraction"] = 0.5
+    x_, val_ = oneclass.train_data(tmp_path, "class1", 0, params)
+    assert np.allclose(sorted(np.concatenate([x_.numpy().ravel(), val_.numpy().ravel()])),
+                       sorted(x.numpy().ravel()), atol=1e-6)
+    params["train"]["val_fraction"] = 0.0
     # the scale does not move it (GCN removes any affine change of the pixels)
     params["data"]["scale"] = "symmetric"
     assert np.allclose(oneclass.train_data(tmp_path, "class1", 0, params)[0], x, atol=1e-6)

@@ -53,15 +53,16 @@ def gcn_l1(x: np.ndarray) -> np.ndarray:
     return np.divide(x, s, out=np.zeros_like(x), where=s > 0)
 
 
-def _normalize(x: np.ndarray, prepared, c: int, params: dict) -> np.ndarray:
-    """The scaled images `x` as data.normalize says; bounds from class c's training images."""
+def _normalizer(prepared, c: int, params: dict):
+    """The function data.normalize applies to scaled images of class c's run (the identity when it
+    is left out or none); the gcn bounds are computed here, once, from class c's training images."""
     how = params["data"].get("normalize") or "none"
     if how == "none":
-        return x
+        return lambda x: x
     if how != "gcn_l1_minmax":
         raise ValueError(f"data.normalize must be one of {', '.join(NORMALIZE)}, got {how!r}")
     lo, hi = _gcn_bounds(prepared, c, params["data"]["scale"])
-    return np.ascontiguousarray((gcn_l1(x) - lo) / (hi - lo), dtype=np.float32)
+    return lambda x: np.ascontiguousarray((gcn_l1(x) - lo) / (hi - lo), dtype=np.float32)
 
 
 def _gcn_bounds(prepared, c: int, scale: str) -> tuple[float, float]:
@@ -71,7 +72,8 @@ def _gcn_bounds(prepared, c: int, scale: str) -> tuple[float, float]:
     lo, hi = float(z.min()), float(z.max())
     if not hi > lo:
         raise ValueError(f"{prepared}: class {c}'s training images are all alike after contrast "
-                         "normalisation; data.normalize: gcn_l1_minmax cannot scale them")
+                         "normalisation, so data.normalize: gcn_l1_minmax cannot scale them; "
+                         "leave data.normalize out (or none) for this dataset")
     return lo, hi
 
 
@@ -91,9 +93,8 @@ def train_data(prepared, split: str, seed: int, params: dict) -> tuple[torch.Ten
     if cap:
         train = train[:cap]
     images = arrays.load(prepared, "train_images")
-    scale = params["data"]["scale"]
-    return tuple(torch.from_numpy(_normalize(to_float(images[np.sort(part)], scale), prepared, c, params))
-                 for part in (train, val))
+    scale, norm = params["data"]["scale"], _normalizer(prepared, c, params)
+    return tuple(torch.from_numpy(norm(to_float(images[np.sort(part)], scale))) for part in (train, val))
 
 
 def test_data(prepared, split: str, seed: int, params: dict) -> ArrayTest:
@@ -109,7 +110,8 @@ def test_data(prepared, split: str, seed: int, params: dict) -> ArrayTest:
     idx = np.concatenate([normal, anomalous])
     y = np.concatenate([np.zeros(len(normal), np.int64), np.ones(len(anomalous), np.int64)])
     images = arrays.load(prepared, "test_images")
-    return ArrayTest(_normalize(to_float(images[idx], params["data"]["scale"]), prepared, c, params), y)
+    norm = _normalizer(prepared, c, params)
+    return ArrayTest(norm(to_float(images[idx], params["data"]["scale"])), y)
 
 
 def score(net, test: ArrayTest, params: dict, variant, device) -> ScoreTable:
