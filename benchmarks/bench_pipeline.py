@@ -66,18 +66,20 @@ def inner_time(job: dict, results: Path) -> float | None:
     return None
 
 
-def group_pairs(group_jobs: list[dict], results: Path) -> list[tuple[float, float]]:
-    """(job seconds, seconds measured inside) of train_group jobs, per dataset x variant x split
-    (the benchmark file of a job names its chunk of seeds by number only)."""
+def group_pairs(group_jobs: list[dict], results: Path, name: str, key: str) -> list[tuple[float, float, int]]:
+    """(job seconds, seconds measured inside, jobs) of the chunk jobs of one kind (train_group,
+    evaluate_group), per dataset x variant: a chunk's benchmark file names it by number only, so the
+    time measured inside is summed over the variant's runs (`name`: the file that records it as
+    `key`), all of which chunk jobs ran."""
     by = {}
     for j in group_jobs:
-        if len(j["rest"]) == 3:
-            by.setdefault((j["dataset"], j["rest"][0], j["rest"][1]), []).append(j["s"])
+        if len(j["rest"]) == 2:
+            by.setdefault((j["dataset"], j["rest"][0]), []).append(j["s"])
     out = []
-    for (ds, variant, split), walls in by.items():
-        logs = list((results / ds / variant / split).glob("seed*/train_log.json"))
-        if logs:
-            out.append((sum(walls), sum(json.loads(p.read_text())["train_s"] for p in logs), len(walls)))
+    for (ds, variant), walls in by.items():
+        files = list((results / ds / variant).glob(f"*/seed*/{name}"))
+        if files:
+            out.append((sum(walls), sum(json.loads(p.read_text()).get(key, 0.0) for p in files), len(walls)))
     return out
 
 
@@ -121,9 +123,11 @@ def main(argv=None) -> int:
     print("\nper dataset")
     print(table(rows, ["dataset", "jobs", "wall s", "by rule (s)"]))
     rows, over_all = [], 0.0
-    for rule in ("train", "train_group", "train_dataset", "evaluate", "evaluate_dataset"):
+    for rule in ("train", "train_group", "train_dataset", "evaluate", "evaluate_group", "evaluate_dataset"):
         if rule == "train_group":
-            pairs = group_pairs(by_rule.get(rule, []), a.results)
+            pairs = group_pairs(by_rule.get(rule, []), a.results, "train_log.json", "train_s")
+        elif rule == "evaluate_group":
+            pairs = group_pairs(by_rule.get(rule, []), a.results, "metrics.json", "eval_s")
         else:
             pairs = [(j["s"], inner_time(j, a.results), 1) for j in by_rule.get(rule, [])]
         pairs = [(s, t, n) for s, t, n in pairs if t is not None]

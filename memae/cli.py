@@ -67,12 +67,11 @@ def cmd_train(a) -> None:
 
 
 def cmd_train_group(a) -> None:
-    from .config import load_params
     from .ensemble import train_group
     from .layout import run_dir
-    params = load_params(a.dataset, a.profile, a.params_dir)
+    params = _run_params(a)
     for variant in a.variant:   # each variant's runs as a group: one after another, or batched
-        runs = [(s, k, run_dir(a.results, a.dataset, variant, s, k)) for s in a.splits for k in a.seeds]
+        runs = [(s, k, run_dir(a.results, a.dataset, variant, s, k, a.study)) for s in a.splits for k in a.seeds]
         logs = train_group(a.dataset, a.prepared, variant, runs, params, a.threads, a.mode)
         for (_, _, out), log in zip(runs, logs):
             print(f"trained {out} ({log['train_s']:.1f} s of the group's time) on {log['device']}")
@@ -253,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-group", help="train the runs of a dataset's variants together",
                        description="Train every variant x split x seed given in one process, each run "
-                       "in RESULTS/<dataset>/<variant>/<split>/seed<k>/ with the files `memae train` "
+                       "in RESULTS/<dataset>/<variant>/<split>/seed<k>/ (with --study TAG, under "
+                       "RESULTS/<dataset>/studies/TAG/) with the files `memae train` "
                        "writes, with the same results (bit-identical on CPU): one after another, or with "
                        "--mode batched as one batched ensemble (MLP networks). Checkpoints each run "
                        "each epoch; resumes.")
@@ -267,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="sequential", choices=("sequential", "batched"),
                    help="sequential: one run after another (default; fastest on a CPU); batched: "
                    "MLP runs as one batched ensemble, bit-identical on CPU")
+    _study_option(p)
     _common(p)
     p.set_defaults(func=cmd_train_group)
 

@@ -86,17 +86,17 @@ def _bench_seconds(path: Path) -> float | None:
 
 def measured(bench: str | Path, results: str | Path, profile: str,
              current: Callable[[str, str, str, int], str],
-             chunks: dict[str, list[tuple[str, list[int]]]] | None = None) -> list[Figure]:
+             chunks: dict[str, list[tuple[list[str], list[int]]]] | None = None) -> list[Figure]:
     """Seconds per epoch per run measured by the benchmark files of finished training jobs whose
     run has the settings that run now (current(dataset, variant, split, seed) is that run's config
-    digest). chunks: the seeds of each train_group job, per dataset (index = the job's number).
-    One figure per dataset x variant x device: the median over its jobs."""
+    digest). chunks: the splits and seeds of each train_group job, per dataset (index = the job's
+    number). One figure per dataset x variant x device: the median over its jobs."""
     from .layout import run_dir
     bench, per = Path(bench), {}
 
-    def add(ds, variant, split, seeds, seconds):
+    def add(ds, variant, runs, seconds):
         total_epochs, dev = 0, None
-        for k in seeds:
+        for split, k in runs:
             try:
                 log = json.loads((run_dir(results, ds, variant, split, k) / "train_log.json").read_text())
                 if log.get("config_digest") != current(ds, variant, split, k):
@@ -110,13 +110,13 @@ def measured(bench: str | Path, results: str | Path, profile: str,
 
     for f in sorted((bench / "train").glob("*/*/*/seed*.tsv")):
         ds, variant, split = f.parts[-4:-1]
-        add(ds, variant, split, [int(f.stem[4:])], _bench_seconds(f))
-    for f in sorted((bench / "train_group").glob("*/*/*/*.tsv")):
-        ds, variant, split = f.parts[-4:-1]
+        add(ds, variant, [(split, int(f.stem[4:]))], _bench_seconds(f))
+    for f in sorted((bench / "train_group").glob("*/*/*.tsv")):
+        ds, variant = f.parts[-3:-1]
         ds_chunks = (chunks or {}).get(ds, [])
         i = int(f.stem) if f.stem.isdigit() else -1
-        if 0 <= i < len(ds_chunks) and ds_chunks[i][0] == split:
-            add(ds, variant, split, ds_chunks[i][1], _bench_seconds(f))
+        if 0 <= i < len(ds_chunks):
+            add(ds, variant, [(s, k) for s in ds_chunks[i][0] for k in ds_chunks[i][1]], _bench_seconds(f))
     return [Figure(ds, profile, v, dev, statistics.median(xs),
                    f"measured here: median of {len(xs)} benchmarked training job(s) (logs/benchmarks/)")
             for (ds, v, dev), xs in sorted(per.items())]

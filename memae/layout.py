@@ -135,7 +135,7 @@ def resolve_variant(name: str, params: dict) -> tuple[Variant, dict]:
 
 # train.* keys that say how runs are executed, not what they compute (grouped training gives the
 # same result as training alone): left out of a run's config, so they never retrain a run.
-RUNTIME_KEYS = ("group_seeds",)
+RUNTIME_KEYS = ("group_seeds", "group_splits")
 
 
 def run_config(dataset: str, variant: str, split: str, seed: int, params: dict) -> dict:

@@ -163,8 +163,10 @@ class TrainParams(Section):
     val_fraction: HoldOut
     max_train_samples: Optional[PosInt] = Field(description="null or an integer >= 1")   # required, may be null
     clips_per_epoch: Optional[PosInt] = Field(None, description="null or an integer >= 1 (video: clips per epoch)")
-    # Run-time only: several runs of a variant per training job (memae train-group).
+    # Run-time only: several runs of a variant per training and scoring job (memae train-group,
+    # memae evaluate-group): seeds, and splits (classes), per job.
     group_seeds: Union[bool, PosInt] = Field(False, description="true, false or an integer >= 1")
+    group_splits: Union[bool, PosInt] = Field(False, description="true, false or an integer >= 1")
     precision: Precision = Field(None, description=_words(typing.get_args(Precision)))
 
 

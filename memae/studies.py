@@ -82,12 +82,13 @@ def trains_as_baseline(params: dict, study: dict) -> bool:
 def copy_trained_run(source: str | Path, model: str | Path, log: str | Path, note: str | Path) -> None:
     """A study run's training, copied from the baseline run `source` (see reused_training): its
     model.pt as it is, its train_log.json with `reused_from` added (so aggregates count no
-    training time for it), and a line in the job's log `note`."""
+    training time for it), and a line added to the job's log `note` (a job may copy several)."""
     source = Path(source)
     shutil.copyfile(source / "model.pt", model)
     train_log = json.loads((source / "train_log.json").read_text())
     write_json(log, {**train_log, "reused_from": str(source)})
-    Path(note).write_text(f"same training settings as {source}: its model is reused, not trained again\n")
+    with open(note, "a") as f:
+        f.write(f"{model}: same training settings as {source}: its model is reused, not trained again\n")
 
 
 def resolve_tag(dataset: str, tag: str, profile: str, params_dir: Path = Path("params")) -> dict:

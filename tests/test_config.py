@@ -37,7 +37,7 @@ def test_wrong_type_names_file_and_key(pdir):
 
 
 def test_unknown_key_in_a_profile_overlay(pdir):
-    text = (pdir / "mnist.yaml").read_text().replace("    train: {epochs: 10}", "    train: {epoch: 10}")
+    text = (pdir / "mnist.yaml").read_text().replace("    train: {epochs: 10", "    train: {epoch: 10")
     (pdir / "mnist.yaml").write_text(text)
     with pytest.raises(ParamsError, match=r"profiles\.quick\.train\.epoch"):
         load_params("mnist", "paper", pdir)

@@ -80,13 +80,20 @@ def test_measured_benchmarks_of_the_same_settings_come_first(tmp_path):
     bench(b / "train/mnist/ae/class2/seed0.tsv", 999.0)
     train_log(r, "mnist", "ae", "class2", 0, "old", 10)
     # a grouped job of seeds [2, 3], 5 epochs each, 40 s: 4 s an epoch per run, on a GPU
-    bench(b / "train_group/kddcup99/memae/all/1.tsv", 40.0)
+    bench(b / "train_group/kddcup99/memae/1.tsv", 40.0)
     for k in (2, 3):
         train_log(r, "kddcup99", "memae", "all", k, f"d-{k}", 5, "cuda:0 (NVIDIA)")
-    current = lambda ds, v, s, k: f"d-{s}" if ds == "mnist" else f"d-{k}"
-    figs = estimate.measured(b, r, "quick", current, {"kddcup99": [("all", [0, 1]), ("all", [2, 3])]})
+    # a grouped job of classes 2 and 3 (seed 0), 3 epochs each, 30 s: 5 s an epoch per run
+    bench(b / "train_group/cifar10/ae/1.tsv", 30.0)
+    for c in ("class2", "class3"):
+        train_log(r, "cifar10", "ae", c, 0, f"d-{c}", 3)
+    current = lambda ds, v, s, k: f"d-{k}" if ds == "kddcup99" else f"d-{s}"
+    chunks = {"kddcup99": [(["all"], [0, 1]), (["all"], [2, 3])],
+              "cifar10": [(["class0", "class1"], [0]), (["class2", "class3"], [0])]}
+    figs = estimate.measured(b, r, "quick", current, chunks)
     assert [(f.dataset, f.variant, f.device, f.seconds_per_epoch) for f in figs] == [
-        ("kddcup99", "memae", "gpu", pytest.approx(4.0)), ("mnist", "ae", "cpu", pytest.approx(7.0))]
+        ("cifar10", "ae", "cpu", pytest.approx(5.0)), ("kddcup99", "memae", "gpu", pytest.approx(4.0)),
+        ("mnist", "ae", "cpu", pytest.approx(7.0))]
     e = estimate.estimate([Work("mnist", "ae", 2, 10)], figs + FIGS, "quick", "cpu", 1)
     assert e.known_seconds == pytest.approx(140.0)          # 2 x 10 x 7 (measured), not 3.0 (table)
     assert e.lines[0].sources[0].startswith("measured here")

@@ -227,8 +227,10 @@ def _dry_run(root: Path, *args: str, poison: Path | None = None) -> subprocess.C
                           capture_output=True, text=True, timeout=600)
 
 
-# the rules that train or score: one run, a group of seeds, or every run of a dataset
-GPU_RULES = r"train|evaluate|train_group_\w+|train_dataset_\w+|evaluate_dataset_\w+"
+# the rules that train or score: one run, a chunk of runs (main or a study arm's), or every run of a
+# dataset
+GPU_RULES = (r"train|evaluate|(?:train|evaluate)_group_\w+|(?:train|evaluate)_study_group_\w+"
+             r"|train_dataset_\w+|evaluate_dataset_\w+")
 
 
 def test_the_workflow_plans_without_torch_or_matplotlib_and_takes_the_gpu_from_the_profile(tmp_path):
@@ -258,9 +260,39 @@ def test_small_models_share_the_gpu_in_slots_a_video_job_takes_them_all(tmp_path
         if rule:
             ds = re.search(r"wildcards: .*?dataset=(\w+)", block)
             slots.setdefault(ds.group(1) if ds else rule.group(1), set()).add(re.search(r"\bgpu=(\d+)", block).group(1))
-    # the smoke profile trains and scores KDDCUP99 and Ped2 in one job each (one_job_per_dataset)
-    assert slots == {"mnist": {"1"}, "train_dataset_kddcup99": {"1"}, "evaluate_dataset_kddcup99": {"1"},
+    # the smoke profile trains and scores KDDCUP99 and Ped2 in one job each (one_job_per_dataset),
+    # MNIST its classes in chunks (train.group_splits)
+    assert slots == {"train_group_mnist_0": {"1"}, "evaluate_group_mnist_0": {"1"},
+                     "train_dataset_kddcup99": {"1"}, "evaluate_dataset_kddcup99": {"1"},
                      "train_dataset_ped2": {"3"}, "evaluate_dataset_ped2": {"3"}}, slots
+
+
+def test_grouped_jobs_take_what_the_command_line_gives_train_and_evaluate(tmp_path):
+    """A cluster profile names train, evaluate, train_study and evaluate_study (README, "On a SLURM
+    cluster"); the jobs that do their work for several runs at once (train_group_*, ...) take the
+    same threads and resources, and what is given to one of them by name wins."""
+    _copy_workflow(tmp_path)
+    r = _dry_run(tmp_path, "--cores", "8", "--config", "profile=paper", "datasets=[mnist,kddcup99]",
+                 "studies=[mnist:code256]", "--set-threads", "train=4", "evaluate=3", "train_study=5",
+                 "--set-resources", "train:slurm_partition=gpu", "evaluate:mem_mb=1234",
+                 "train_study:slurm_partition=gq", "train_group_kddcup99_1:slurm_partition=big")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    seen = {}
+    for block in re.split(r"\n(?=rule )", r.stdout):
+        name = re.match(rf"rule ({GPU_RULES}):", block)
+        if name:
+            res = re.search(r"resources: ([^\n]*)", block).group(1)
+            kind = re.sub(r"_(mnist|kddcup99)_\d+$", "", name.group(1))
+            part = re.search(r"slurm_partition=(\w+)", res)
+            mem = re.search(r"\bmem_mb=(\d+)", res).group(1)
+            threads = re.search(r"threads: (\d+)", block)   # not printed for one thread
+            seen.setdefault(kind, set()).add((threads.group(1) if threads else "1",
+                                              part.group(1) if part else None, mem, name.group(1)[-1]))
+    assert set(seen) == {"train_group", "evaluate_group", "train_study_group", "evaluate_study_group"}, seen
+    assert {(t, p) for t, p, _, _ in seen["train_group"]} == {("4", "gpu"), ("4", "big")}   # big: by name
+    assert {(t, m) for t, _, m, _ in seen["evaluate_group"]} == {("3", "1234")}
+    assert {(t, p) for t, p, _, _ in seen["train_study_group"]} == {("5", "gq")}
+    assert {(t, p) for t, p, _, _ in seen["evaluate_study_group"]} == {("1", None)}   # nothing given
 
 
 def test_a_registered_dataset_without_params_file_stops_the_workflow_naming_it(tmp_path):

@@ -15,9 +15,19 @@ from .conftest import REPO, venv_bin
 pytestmark = pytest.mark.pipeline
 
 
-def test_the_threshold_study_scores_the_baselines_models_without_training(tmp_path):
+# per_run: the smoke profile's one job per dataset for KDDCUP99's main runs, and one train_study job
+# per study run; grouped: KDDCUP99 out of one_job_per_dataset, so that its main and study runs train
+# in chunks as under the paper profile (train.group_seeds; train_study_group_*: a job copies the
+# models of all its runs)
+@pytest.mark.parametrize("layout", ["per_run", "grouped"])
+def test_the_threshold_study_scores_the_baselines_models_without_training(tmp_path, layout):
     for rel in ("workflow", "params"):
         shutil.copytree(REPO / rel, tmp_path / rel)
+    if layout == "grouped":
+        pipe = tmp_path / "params/pipeline.yaml"
+        doc = yaml.safe_load(pipe.read_text())
+        doc["profiles"]["smoke"]["one_job_per_dataset"].remove("kddcup99")
+        pipe.write_text(yaml.safe_dump(doc, sort_keys=False))
     # the study on the smoke profile's own seeds (0, 1): its baseline is then the main runs, as under
     # the paper profile, and the test trains 6 small models instead of 15
     path = tmp_path / "params/kddcup99.yaml"
@@ -44,8 +54,13 @@ def test_the_threshold_study_scores_the_baselines_models_without_training(tmp_pa
         copied = json.loads((arm / "train_log.json").read_text())
         assert copied.pop("reused_from") == f"results/kddcup99/{run}"
         assert copied == json.loads((base / run / "train_log.json").read_text())
-        logs = tmp_path / "logs/kddcup99/studies"
-        assert "reused, not trained again" in (logs / "threshold_train_test" / run / "train.log").read_text()
+        logs = tmp_path / "logs/kddcup99/studies/threshold_train_test"
+        if layout == "per_run":
+            assert "reused, not trained again" in (logs / run / "train.log").read_text()
+        else:   # one log per chunk job, a line per copied run
+            text = (logs / run.parts[0] / "train_group_0.log").read_text()
+            assert (f"results/kddcup99/studies/threshold_train_test/{run}/model.pt: same training settings as "
+                    f"results/kddcup99/{run}: its model is reused, not trained again") in text, text
         # same model, same scores; the threshold is taken over another population, so the flags
         # (and with them precision/recall/F1) may move, while the AUC, which has no threshold, cannot
         a = json.loads((arm / "metrics.json").read_text())["metrics"]

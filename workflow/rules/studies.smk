@@ -85,6 +85,8 @@ def study_eval_digest(w):
 
 
 rule train_study:
+    wildcard_constraints:
+        dataset=none_of(GROUPED),
     input:
         summary=str(prepared_summary(DATA, "{dataset}")),
         reused=lambda w: [f"{d}/{n}" for d in [reused_training(w)] if d for n in ("model.pt", "train_log.json")],
@@ -113,6 +115,8 @@ rule train_study:
 
 
 rule evaluate_study:
+    wildcard_constraints:
+        dataset=none_of(GROUPED),
     input:
         model=f"{STUDY_RUN}/model.pt",
         summary=str(prepared_summary(DATA, "{dataset}")),
@@ -133,6 +137,128 @@ rule evaluate_study:
         "memae evaluate {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
         " --run {params.run:q} --study {wildcards.tag} --profile {PROFILE:q} --threads {threads}"
         " 2> {log:q}"
+
+
+# Grouped datasets (train.group_seeds / train.group_splits, train.smk) train and score a study
+# arm's runs in chunks too, one job per chunk x variant x arm: the rules below take precedence over
+# train_study and evaluate_study, which remain for the datasets that are not grouped. One rule per
+# distinct chunk of a dataset, shared by every arm (study or shortened baseline) whose runs have
+# that chunk ({tag} limited to those arms).
+def arm_tags(ds):
+    """The arms of a dataset with runs of their own: its selected studies, and the shortened
+    baselines (base_<digest>) that train."""
+    tags = list(STUDIES.get(ds, []))
+    for name in STUDIES.get(ds, []):
+        tag = base_tag(STUDY_SPECS[ds][name], PARAMS[ds])
+        if tag is not None and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def study_chunks(ds):
+    """[(chunk, tags)]: each distinct chunk (splits, seeds) of the dataset's arms, and the arms
+    that have it."""
+    by = {}
+    for tag in arm_tags(ds):
+        for splits, seeds in run_chunks(ds, tag_params(ds, tag)["protocol"]):
+            by.setdefault((tuple(splits), tuple(seeds)), []).append(tag)
+    return [((list(sp), list(se)), tags) for (sp, se), tags in by.items()]
+
+
+STUDY_CHUNKS = {ds: study_chunks(ds) for ds in GROUPED if ds in STUDIES}
+
+
+def chunk_reused(ds, chunk, w):
+    """The baseline model files the study runs of a chunk copy (see reused_training), if any."""
+    runs = [_reused_run(ds, w.tag, w.variant, s, k) for s in chunk[0] for k in chunk[1]]
+    return [f"{d}/{n}" for d in runs if d for n in ("model.pt", "train_log.json")]
+
+
+for _ds, _chunks in STUDY_CHUNKS.items():
+    for _j, (_chunk, _tags) in enumerate(_chunks):
+
+        rule:
+            name:
+                f"train_study_group_{_ds}_{_j}"
+            wildcard_constraints:
+                tag="|".join(_tags),
+            input:
+                summary=str(prepared_summary(DATA, _ds)),
+                reused=lambda w, _ds=_ds, _chunk=_chunk: chunk_reused(_ds, _chunk, w),
+            output:
+                chunk_runs(_ds, _chunk, "{variant}", "model.pt", "{tag}")
+                + chunk_runs(_ds, _chunk, "{variant}", "train_log.json", "{tag}"),
+            params:
+                settings=chunk_digest(_ds, _chunk, lambda w, _ds=_ds: tag_params(_ds, w.tag)),
+                dataset=_ds,
+                splits=" ".join(_chunk[0]),
+                seeds=" ".join(str(k) for k in _chunk[1]),
+            log:
+                f"logs/{_ds}/studies/{{tag}}/{{variant}}/train_group_{_j}.log",
+            benchmark:
+                f"logs/benchmarks/train_study_group/{_ds}/{{tag}}/{{variant}}/{_j}.tsv"
+            threads: 1
+            resources:   # copies (see reused_training) need no GPU and little time or memory
+                gpu=lambda w, _ds=_ds: 0 if arm_trains_as_baseline(_ds, w.tag) else gpus(w, _ds),
+                runtime=lambda w, _ds=_ds, _n=len(_chunk[0]) * len(_chunk[1]): (
+                    5 if arm_trains_as_baseline(_ds, w.tag) else 720 * _n),
+                mem_mb=lambda w, _ds=_ds: (1000 if arm_trains_as_baseline(_ds, w.tag)
+                                           else 32000 if _ds in VIDEO_DATASETS else 8000),
+            run:
+                # (a run block sees the loop's variables at run time, not at parse time: params)
+                ds, splits, seeds = params.dataset, params.splits.split(), [int(k) for k in params.seeds.split()]
+                if arm_trains_as_baseline(ds, wildcards.tag):   # see reused_training
+                    for s in splits:
+                        for k in seeds:
+                            out = run_dir(RESULTS, ds, wildcards.variant, s, k, wildcards.tag)
+                            source = _reused_run(ds, wildcards.tag, wildcards.variant, s, k)
+                            if source:
+                                copy_trained_run(source, out / "model.pt", out / "train_log.json", log[0])
+                            else:   # a run its baseline does not list: trained
+                                shell("memae train {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
+                                      " --variant {wildcards.variant} --split {s} --seed {k} --study {wildcards.tag}"
+                                      " --out {out:q} --profile {PROFILE:q} --threads {threads} 2>> {log:q}")
+                else:
+                    shell("memae train-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
+                          " --variant {wildcards.variant} --splits {params.splits} --seeds {params.seeds}"
+                          " --study {wildcards.tag} --results {RESULTS:q} --profile {PROFILE:q}"
+                          " --threads {threads} 2> {log:q}")
+
+        rule:
+            name:
+                f"evaluate_study_group_{_ds}_{_j}"
+            wildcard_constraints:
+                tag="|".join(_tags),
+            input:
+                models=chunk_runs(_ds, _chunk, "{variant}", "model.pt", "{tag}"),
+                summary=str(prepared_summary(DATA, _ds)),
+            output:
+                chunk_runs(_ds, _chunk, "{variant}", "metrics.json", "{tag}")
+                + chunk_runs(_ds, _chunk, "{variant}", "scores.npz", "{tag}"),
+            params:
+                settings=chunk_digest(_ds, _chunk, lambda w, _ds=_ds: tag_params(_ds, w.tag), scoring=True),
+                dataset=_ds,
+                # Snakemake fills in {tag} and {variant}
+                runs=" ".join(shlex.quote(str(Path(f).parent))
+                              for f in chunk_runs(_ds, _chunk, "{variant}", "model.pt", "{tag}")),
+            log:
+                f"logs/{_ds}/studies/{{tag}}/{{variant}}/evaluate_group_{_j}.log",
+            benchmark:
+                f"logs/benchmarks/evaluate_study_group/{_ds}/{{tag}}/{{variant}}/{_j}.tsv"
+            threads: 1
+            resources:
+                gpu=lambda w, _ds=_ds: gpus(w, _ds),
+                runtime=120 * len(_chunk[0]) * len(_chunk[1]),
+                mem_mb=16000 if _ds in VIDEO_DATASETS else 8000,
+            shell:
+                "memae evaluate-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
+                " --run {params.runs} --study {wildcards.tag} --profile {PROFILE:q} --threads {threads}"
+                " 2> {log:q}"
+
+        workflow.ruleorder(f"train_study_group_{_ds}_{_j}", "train_study")
+        workflow.ruleorder(f"evaluate_study_group_{_ds}_{_j}", "evaluate_study")
+        like(f"train_study_group_{_ds}_{_j}", "train_study")
+        like(f"evaluate_study_group_{_ds}_{_j}", "evaluate_study")
 
 
 rule study:

@@ -9,7 +9,62 @@
 RUN = run_pattern(RESULTS)   # memae.layout: RESULTS/{dataset}/{variant}/{split}/seed{seed}
 
 
+# Datasets with train.group_seeds or train.group_splits train several runs of a variant in one
+# job, `memae train-group`, and score them in one, `memae evaluate-group`, instead of one job each
+# per run: one process start instead of one per run, and a DAG of tens of jobs instead of hundreds
+# (Snakemake spends about 2 ms per job on every call, `snakemake -n` included). The same run
+# folders and bit-identical results (tests/test_ensemble.py, tests/test_group_jobs.py). A job holds
+# the runs of a chunk of splits x a chunk of seeds (true: all of them; N: N per job; false: one), of
+# one variant. A job's settings digest covers every run's, so a change of one run reruns its chunk.
+# Datasets the profile names in one_job_per_dataset (params/pipeline.yaml; the smoke profile's tiny
+# data) train every main run in one job instead (train_dataset_<ds> below).
+ONE_JOB = [ds for ds in DATASETS if ds in (PIPE.get("one_job_per_dataset") or [])]
+GROUPED = [ds for ds in DATASETS if ds not in ONE_JOB
+           and (PARAMS[ds]["train"].get("group_seeds") or PARAMS[ds]["train"].get("group_splits"))]
+
+
+# The one-job-per-run rules (train, evaluate; train_study, evaluate_study) do not match the
+# selected datasets whose runs other rules make: a rule that could also make a grouped run's files
+# would have Snakemake weigh both producers for every such file (ruleorder decides, but only after
+# both were built), which cost more than the DAG's own jobs. They still match the datasets a
+# profile does not select, so that such a target gets prepare's message saying how to select it.
+def none_of(names):
+    """A wildcard constraint for a path segment (followed by /) that is none of these names."""
+    return f"(?!(?:{'|'.join(names)})/)[a-z0-9_]+" if names else "[a-z0-9_]+"
+
+
+def _chunked(items, n):
+    size = len(items) if n is True else max(1, int(n or 1))
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def run_chunks(ds, protocol):
+    """(splits, seeds) of each job of a grouped dataset, for the runs `protocol` lists (the main
+    runs', or a study arm's)."""
+    t = PARAMS[ds]["train"]
+    return [(sp, se) for sp in _chunked(list(protocol["splits"]), t.get("group_splits"))
+            for se in _chunked(list(protocol["seeds"]), t.get("group_seeds"))]
+
+
+def chunk_runs(ds, chunk, variant, name, tag=None):
+    """Files `name` of the runs of one chunk of one variant (a main or a study arm's)."""
+    splits, seeds = chunk
+    return [str(run_dir(RESULTS, ds, variant, s, k, tag) / name) for s in splits for k in seeds]
+
+
+def chunk_digest(ds, chunk, settings, scoring=False):
+    """A chunk job's settings digest: every run's config (and the scoring settings, when it scores);
+    `settings(w)` gives the params the chunk's runs use."""
+    def f(w):
+        p = settings(w)
+        runs = [digest(run_config(ds, w.variant, s, k, p)) for s in chunk[0] for k in chunk[1]]
+        return digest(runs + [p["eval"]] if scoring else runs)
+    return f
+
+
 rule train:
+    wildcard_constraints:
+        dataset=none_of(GROUPED + ONE_JOB),
     input:
         str(prepared_summary(DATA, "{dataset}")),
     output:
@@ -34,30 +89,9 @@ rule train:
         " --out {params.out:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
 
 
-# Datasets with train.group_seeds train several runs of a variant in one job, `memae train-group`,
-# instead of one job per run: one process start instead of one per seed, the same run folders and
-# bit-identical results (tests/test_ensemble.py). true: all seeds of a split in one job; N: N seeds
-# per job (jobs enough to keep every core busy). Scoring stays one job per run. A job's settings
-# digest covers every run's, so a change reruns the group.
-# Datasets the profile names in one_job_per_dataset (params/pipeline.yaml; the smoke profile's tiny
-# data) train every main run in one job instead (train_dataset_<ds> below).
-ONE_JOB = [ds for ds in DATASETS if ds in (PIPE.get("one_job_per_dataset") or [])]
-GROUPED = [ds for ds in DATASETS if ds not in ONE_JOB and PARAMS[ds]["train"].get("group_seeds")]
-
-
-def seed_chunks(ds):
-    """(split, seeds) of each training job of a grouped dataset."""
-    p, n = PARAMS[ds]["protocol"], PARAMS[ds]["train"]["group_seeds"]
-    size = len(p["seeds"]) if n is True else max(1, int(n))
-    return [(s, p["seeds"][i:i + size]) for s in p["splits"] for i in range(0, len(p["seeds"]), size)]
-
-
-def group_digest(ds, split, seeds):
-    return lambda w: digest([digest(run_config(ds, w.variant, split, k, PARAMS[ds])) for k in seeds])
-
-
+# The chunk jobs of grouped datasets (see GROUPED above).
 for _ds in GROUPED:
-    for _i, (_split, _seeds) in enumerate(seed_chunks(_ds)):
+    for _i, _chunk in enumerate(run_chunks(_ds, PARAMS[_ds]["protocol"])):
 
         rule:
             name:
@@ -65,29 +99,57 @@ for _ds in GROUPED:
             input:
                 str(prepared_summary(DATA, _ds)),
             output:
-                [str(run_dir(RESULTS, _ds, "{variant}", _split, k) / f) for k in _seeds
-                 for f in ("model.pt", "train_log.json")],
+                chunk_runs(_ds, _chunk, "{variant}", "model.pt") + chunk_runs(_ds, _chunk, "{variant}", "train_log.json"),
             params:
-                settings=group_digest(_ds, _split, _seeds),
+                settings=chunk_digest(_ds, _chunk, lambda w, _ds=_ds: PARAMS[_ds]),
                 dataset=_ds,
-                split=_split,
-                seeds=" ".join(str(k) for k in _seeds),
+                splits=" ".join(_chunk[0]),
+                seeds=" ".join(str(k) for k in _chunk[1]),
             log:
-                f"logs/{_ds}/{{variant}}/{_split}/train_group_{_i}.log",
+                f"logs/{_ds}/{{variant}}/train_group_{_i}.log",
             benchmark:
-                f"logs/benchmarks/train_group/{_ds}/{{variant}}/{_split}/{_i}.tsv"
+                f"logs/benchmarks/train_group/{_ds}/{{variant}}/{_i}.tsv"
             threads: 1
             resources:
                 gpu=lambda w, _ds=_ds: gpus(w, _ds),
-                # a cluster job runs its seeds one after another: the runtime of train, per seed
-                runtime=720 * len(_seeds),
+                # a cluster job trains its runs one after another: the runtime of train, per run
+                runtime=720 * len(_chunk[0]) * len(_chunk[1]),
                 mem_mb=32000 if _ds in VIDEO_DATASETS else 8000,
             shell:
                 "memae train-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
-                " --variant {wildcards.variant} --splits {params.split} --seeds {params.seeds}"
+                " --variant {wildcards.variant} --splits {params.splits} --seeds {params.seeds}"
                 " --results {RESULTS:q} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
 
+        rule:
+            name:
+                f"evaluate_group_{_ds}_{_i}"
+            input:
+                models=chunk_runs(_ds, _chunk, "{variant}", "model.pt"),
+                summary=str(prepared_summary(DATA, _ds)),
+            output:
+                chunk_runs(_ds, _chunk, "{variant}", "metrics.json") + chunk_runs(_ds, _chunk, "{variant}", "scores.npz"),
+            params:
+                settings=chunk_digest(_ds, _chunk, lambda w, _ds=_ds: PARAMS[_ds], scoring=True),
+                dataset=_ds,
+                # Snakemake fills in {variant}
+                runs=" ".join(shlex.quote(str(Path(f).parent)) for f in chunk_runs(_ds, _chunk, "{variant}", "model.pt")),
+            log:
+                f"logs/{_ds}/{{variant}}/evaluate_group_{_i}.log",
+            benchmark:
+                f"logs/benchmarks/evaluate_group/{_ds}/{{variant}}/{_i}.tsv"
+            threads: 1
+            resources:
+                gpu=lambda w, _ds=_ds: gpus(w, _ds),
+                runtime=120 * len(_chunk[0]) * len(_chunk[1]),
+                mem_mb=16000 if _ds in VIDEO_DATASETS else 8000,
+            shell:
+                "memae evaluate-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
+                " --run {params.runs} --profile {PROFILE:q} --threads {threads} 2> {log:q}"
+
         workflow.ruleorder(f"train_group_{_ds}_{_i}", "train")
+        workflow.ruleorder(f"evaluate_group_{_ds}_{_i}", "evaluate")
+        like(f"train_group_{_ds}_{_i}", "train")
+        like(f"evaluate_group_{_ds}_{_i}", "evaluate")
 
 
 # one_job_per_dataset: every main run of the dataset (variants x splits x seeds, the sweep points
@@ -160,9 +222,13 @@ for _ds in ONE_JOB:
 
     workflow.ruleorder(f"train_dataset_{_ds}", "train")
     workflow.ruleorder(f"evaluate_dataset_{_ds}", "evaluate")
+    like(f"train_dataset_{_ds}", "train")
+    like(f"evaluate_dataset_{_ds}", "evaluate")
 
 
 rule evaluate:
+    wildcard_constraints:
+        dataset=none_of(GROUPED + ONE_JOB),
     input:
         model=f"{RUN}/model.pt",
         summary=str(prepared_summary(DATA, "{dataset}")),
