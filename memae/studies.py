@@ -79,16 +79,15 @@ def trains_as_baseline(params: dict, study: dict) -> bool:
     return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} <= set(SCORING_ONLY + _RUN_LISTS)
 
 
-def copy_trained_run(source: str | Path, model: str | Path, log: str | Path, note: str | Path) -> None:
+def copy_trained_run(source: str | Path, model: str | Path, log: str | Path) -> str:
     """A study run's training, copied from the baseline run `source` (see reused_training): its
-    model.pt as it is, its train_log.json with `reused_from` added (so aggregates count no
-    training time for it), and a line added to the job's log `note` (a job may copy several)."""
+    model.pt as it is, and its train_log.json with `reused_from` added (so aggregates count no
+    training time for it). Returns the line the job's log gets for it."""
     source = Path(source)
     shutil.copyfile(source / "model.pt", model)
     train_log = json.loads((source / "train_log.json").read_text())
     write_json(log, {**train_log, "reused_from": str(source)})
-    with open(note, "a") as f:
-        f.write(f"{model}: same training settings as {source}: its model is reused, not trained again\n")
+    return f"{model}: same training settings as {source}: its model is reused, not trained again\n"
 
 
 def resolve_tag(dataset: str, tag: str, profile: str, params_dir: Path = Path("params")) -> dict:

@@ -100,13 +100,14 @@ def test_an_mlp_needs_its_widths(pdir):
     assert "required key 'model.code_dim' is missing" in refused("kddcup99", "paper", pdir)
 
 
-def test_group_seeds_is_a_switch_or_a_count(pdir):
+@pytest.mark.parametrize("key", ["group_seeds", "group_splits"])
+def test_group_seeds_and_splits_are_a_switch_or_a_count(pdir, key):
     for ok in (True, False, 4):
-        edit(pdir / "kddcup99.yaml", lambda d: d["train"].update(group_seeds=ok))
-        assert load_params("kddcup99", "paper", pdir)["train"]["group_seeds"] is ok
+        edit(pdir / "kddcup99.yaml", lambda d: d["train"].update({key: ok}))
+        assert load_params("kddcup99", "paper", pdir)["train"][key] is ok
     for bad in (0, -2, "5", 2.5):
-        edit(pdir / "kddcup99.yaml", lambda d: d["train"].update(group_seeds=bad))
-        assert "'train.group_seeds'" in refused("kddcup99", "paper", pdir)
+        edit(pdir / "kddcup99.yaml", lambda d: d["train"].update({key: bad}))
+        assert f"'train.{key}'" in refused("kddcup99", "paper", pdir)
 
 
 def test_a_key_left_out_may_not_be_written_as_null(pdir):

@@ -106,7 +106,7 @@ rule train_study:
         mem_mb=lambda w: 1000 if reused_training(w) else 32000 if w.dataset in VIDEO_DATASETS else 8000,
     run:
         if params.reused:   # see reused_training
-            copy_trained_run(params.reused, output.model, output.log, log[0])
+            Path(log[0]).write_text(copy_trained_run(params.reused, output.model, output.log))
         else:
             shell("memae train {wildcards.dataset} --prepared {DATA:q}/prepared/{wildcards.dataset}"
                   " --variant {wildcards.variant} --split {wildcards.split} --seed {wildcards.seed}"
@@ -168,10 +168,16 @@ def study_chunks(ds):
 STUDY_CHUNKS = {ds: study_chunks(ds) for ds in GROUPED if ds in STUDIES}
 
 
+def chunk_sources(ds, chunk, tag, variant):
+    """The baseline run each study run of a chunk copies (see reused_training), or None when the
+    chunk trains: its arm does not train as its baseline, or lists a run the baseline lacks."""
+    runs = [_reused_run(ds, tag, variant, s, k) for s in chunk[0] for k in chunk[1]]
+    return runs if arm_trains_as_baseline(ds, tag) and all(runs) else None
+
+
 def chunk_reused(ds, chunk, w):
-    """The baseline model files the study runs of a chunk copy (see reused_training), if any."""
-    runs = [_reused_run(ds, w.tag, w.variant, s, k) for s in chunk[0] for k in chunk[1]]
-    return [f"{d}/{n}" for d in runs if d for n in ("model.pt", "train_log.json")]
+    """The baseline model files a chunk's study runs copy (none when it trains)."""
+    return [f"{d}/{n}" for d in chunk_sources(ds, chunk, w.tag, w.variant) or [] for n in ("model.pt", "train_log.json")]
 
 
 for _ds, _chunks in STUDY_CHUNKS.items():
@@ -199,25 +205,19 @@ for _ds, _chunks in STUDY_CHUNKS.items():
                 f"logs/benchmarks/train_study_group/{_ds}/{{tag}}/{{variant}}/{_j}.tsv"
             threads: 1
             resources:   # copies (see reused_training) need no GPU and little time or memory
-                gpu=lambda w, _ds=_ds: 0 if arm_trains_as_baseline(_ds, w.tag) else gpus(w, _ds),
-                runtime=lambda w, _ds=_ds, _n=len(_chunk[0]) * len(_chunk[1]): (
-                    5 if arm_trains_as_baseline(_ds, w.tag) else 720 * _n),
-                mem_mb=lambda w, _ds=_ds: (1000 if arm_trains_as_baseline(_ds, w.tag)
-                                           else 32000 if _ds in VIDEO_DATASETS else 8000),
+                gpu=lambda w, _ds=_ds, _c=_chunk: 0 if chunk_sources(_ds, _c, w.tag, w.variant) else gpus(w, _ds),
+                runtime=lambda w, _ds=_ds, _c=_chunk: (5 if chunk_sources(_ds, _c, w.tag, w.variant)
+                                                       else 720 * len(_c[0]) * len(_c[1])),
+                mem_mb=lambda w, _ds=_ds, _c=_chunk: (1000 if chunk_sources(_ds, _c, w.tag, w.variant)
+                                                      else 32000 if _ds in VIDEO_DATASETS else 8000),
             run:
                 # (a run block sees the loop's variables at run time, not at parse time: params)
                 ds, splits, seeds = params.dataset, params.splits.split(), [int(k) for k in params.seeds.split()]
-                if arm_trains_as_baseline(ds, wildcards.tag):   # see reused_training
-                    for s in splits:
-                        for k in seeds:
-                            out = run_dir(RESULTS, ds, wildcards.variant, s, k, wildcards.tag)
-                            source = _reused_run(ds, wildcards.tag, wildcards.variant, s, k)
-                            if source:
-                                copy_trained_run(source, out / "model.pt", out / "train_log.json", log[0])
-                            else:   # a run its baseline does not list: trained
-                                shell("memae train {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
-                                      " --variant {wildcards.variant} --split {s} --seed {k} --study {wildcards.tag}"
-                                      " --out {out:q} --profile {PROFILE:q} --threads {threads} 2>> {log:q}")
+                sources = chunk_sources(ds, (splits, seeds), wildcards.tag, wildcards.variant)
+                if sources:   # see reused_training; one log line per copied run
+                    outs = [run_dir(RESULTS, ds, wildcards.variant, s, k, wildcards.tag) for s in splits for k in seeds]
+                    Path(log[0]).write_text("".join(copy_trained_run(src, out / "model.pt", out / "train_log.json")
+                                                    for src, out in zip(sources, outs)))
                 else:
                     shell("memae train-group {params.dataset} --prepared {DATA:q}/prepared/{params.dataset}"
                           " --variant {wildcards.variant} --splits {params.splits} --seeds {params.seeds}"

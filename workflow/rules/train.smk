@@ -12,7 +12,7 @@ RUN = run_pattern(RESULTS)   # memae.layout: RESULTS/{dataset}/{variant}/{split}
 # Datasets with train.group_seeds or train.group_splits train several runs of a variant in one
 # job, `memae train-group`, and score them in one, `memae evaluate-group`, instead of one job each
 # per run: one process start instead of one per run, and a DAG of tens of jobs instead of hundreds
-# (Snakemake spends about 2 ms per job on every call, `snakemake -n` included). The same run
+# (Snakemake spends a few ms per job on every call, `snakemake -n` included). The same run
 # folders and bit-identical results (tests/test_ensemble.py, tests/test_group_jobs.py). A job holds
 # the runs of a chunk of splits x a chunk of seeds (true: all of them; N: N per job; false: one), of
 # one variant. A job's settings digest covers every run's, so a change of one run reruns its chunk.
