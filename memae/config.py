@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .datasets import MODULES
+from .datasets import ALL_READ, MODULES, PROTOCOL_READS, spec as dataset_spec
 from .params_model import (PROFILES, DatasetParams, Invalid, PipelineParams, StudyParams, check_partial,
                            validate)
 
@@ -129,6 +129,20 @@ def _dataset_doc(dataset: str, params_dir: str | Path, _seen: tuple[str, ...] = 
     return doc, path
 
 
+def _unread(tree: dict, dataset: str, path: Path, where: str = "", profile: str | None = None) -> None:
+    """Refuse a value for a `data` or `eval` key that the dataset's protocol does not read
+    (memae.datasets.PROTOCOL_READS): it would be recorded with the run as a setting that ran."""
+    role = dataset_spec(dataset).protocol
+    bad = [f"{where}{sec}.{k}" for sec in ("data", "eval") for k, v in (tree.get(sec) or {}).items()
+           if v is not None and k not in PROTOCOL_READS[role][sec] + ALL_READ[sec]]
+    if bad:
+        reads = [f"{sec}.{k}" for sec in ("data", "eval") for k in PROTOCOL_READS[role][sec] + ALL_READ[sec]]
+        raise ParamsError(f"{path}: {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} set, but {dataset} "
+                          f"(protocol {role}) does not read {'it' if len(bad) == 1 else 'them'}: remove "
+                          f"{'it' if len(bad) == 1 else 'them'} or set null; of these two sections {dataset} "
+                          f"reads {', '.join(reads)}" + (f" (profile {profile})" if profile else ""))
+
+
 def load_params(dataset: str, profile: str, params_dir: str | Path = "params") -> dict:
     """The settings of one dataset under one profile, validated (its studies are not part of them:
     see load_studies). The datasets memae runs (memae.datasets.MODULES) are held to the whole model,
@@ -139,6 +153,7 @@ def load_params(dataset: str, profile: str, params_dir: str | Path = "params") -
     merged = _resolve(doc, DatasetParams, profile, path)
     if dataset in MODULES:
         _checked(path, validate, merged, DatasetParams, profile=profile)
+        _unread(merged, dataset, path, profile=profile)
     else:
         _checked(path, check_partial, merged, DatasetParams, ranges=True, profile=profile)
     return merged
@@ -170,6 +185,8 @@ def load_studies(dataset: str, params_dir: str | Path = "params") -> dict[str, d
         _checked(path, validate, spec, StudyParams, where + ".")
         for part in ("set", "shorten"):
             _checked(path, check_partial, spec.get(part) or {}, DatasetParams, f"{where}.{part}.", ranges=True)
+            if dataset in MODULES:
+                _unread(spec.get(part) or {}, dataset, path, f"{where}.{part}.")
         out[name] = {"description": " ".join(spec["description"].split()),
                      "set": spec["set"], "shorten": spec.get("shorten") or {}}
     return out

@@ -25,6 +25,16 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 PROTOCOLS = ("oneclass", "records", "video")
+# The keys of a dataset's `data` and `eval` settings that its protocol reads (memae.protocols.<role>
+# and the preparation of its data), besides those every dataset reads (ALL_READ). A params file may
+# not give another of these sections' keys a value (null is allowed): memae.config refuses it, as it
+# would read as a setting that ran (data.clip_len on MNIST, eval.clip_error on KDDCUP99).
+PROTOCOL_READS = {
+    "oneclass": {"data": ("scale", "normalize"), "eval": ("anomaly_fraction",)},
+    "records": {"data": (), "eval": ("threshold_top_fraction", "threshold_population", "test_fraction")},
+    "video": {"data": ("scale", "frame_size", "clip_len"), "eval": ("clip_error",)},
+}
+ALL_READ = {"data": ("synthetic_size",), "eval": ("batch_size",)}
 KINDS = ("image", "video", "records")
 # The report's figures of a dataset of each kind (memae.figures.MAKERS draws them).
 FIGURES = {"image": ("roc", "loss", "prototypes"), "video": ("roc", "loss", "regularity"),

@@ -4,6 +4,7 @@ typed arguments. The expectations are written here from the params documentation
 settings, not read back from the models."""
 import copy
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -125,6 +126,55 @@ def test_an_out_of_range_value_in_a_study_is_refused(pdir):
     with pytest.raises(ParamsError, match=r"mnist\.yaml: 'studies\.lambda3n\.set\.memory\.shrink_thres' "
                                           r"must be a number >= 0 and < 1"):
         load_studies("mnist", pdir)
+
+
+# --- a setting the dataset's protocol does not read is refused -----------------------------------
+
+@pytest.mark.parametrize("ds,section,key,value", [
+    ("mnist", "data", "clip_len", 16), ("mnist", "eval", "clip_error", "official"),
+    ("mnist", "eval", "threshold_top_fraction", 0.2), ("kddcup99", "data", "scale", "unit"),
+    ("kddcup99", "eval", "anomaly_fraction", 0.3), ("ped2", "data", "normalize", "gcn_l1_minmax"),
+    ("ped2", "eval", "threshold_population", "train_test"), ("cifar10", "data", "frame_size", [32, 32]),
+])
+def test_a_setting_the_protocol_does_not_read_is_refused(pdir, ds, section, key, value):
+    """It would be recorded with the runs as a setting that ran, and change nothing."""
+    edit(pdir / f"{ds}.yaml", lambda d: d.setdefault(section, {}).__setitem__(key, value))
+    msg = refused(ds, "paper", pdir)
+    assert f"{section}.{key} is set, but {ds}" in msg and "does not read it" in msg and "batch_size" in msg
+
+
+def test_null_for_an_unread_setting_and_an_unread_setting_in_an_overlay_or_a_study(pdir):
+    edit(pdir / "kddcup99.yaml", lambda d: d["eval"].update(anomaly_fraction=None))   # as the files write it
+    assert load_params("kddcup99", "paper", pdir)["eval"]["anomaly_fraction"] is None
+    edit(pdir / "mnist.yaml", lambda d: d["profiles"]["quick"].update(data={"clip_len": 8}))
+    assert "data.clip_len" in refused("mnist", "quick", pdir) and "(profile quick)" in refused("mnist", "quick", pdir)
+    edit(pdir / "kddcup99.yaml", lambda d: d["studies"]["cosine"]["set"].update(data={"frame_size": [8, 8]}))
+    with pytest.raises(ParamsError, match=r"kddcup99\.yaml: studies\.cosine\.set\.data\.frame_size is set, "
+                                          r"but kddcup99 \(protocol records\) does not read it"):
+        load_studies("kddcup99", pdir)
+
+
+def test_the_table_of_read_settings_is_what_the_protocols_read():
+    """memae.datasets.PROTOCOL_READS against the protocol modules' source: every `data`/`eval` key a
+    protocol (or the sampling every protocol shares) reads is declared for it, and none is declared
+    that it does not read."""
+    from memae.datasets import ALL_READ, PROTOCOL_READS
+    pattern = re.compile(r'params\["(data|eval)"\](?:\["(\w+)"\]|\.get\("(\w+)")')
+
+    def reads(*files):
+        found = set()
+        for f in files:
+            for sec, a, b in pattern.findall((REPO / "memae" / f).read_text()):
+                found.add((sec, a or b))
+        return found
+
+    shared = reads("protocols/samples.py")
+    for role, declared in PROTOCOL_READS.items():
+        read = reads(f"protocols/{role}.py") | shared
+        table = {(sec, k) for sec in ("data", "eval") for k in declared[sec] + ALL_READ[sec]}
+        assert read <= table, f"{role} reads {sorted(read - table)}, not in memae.datasets.PROTOCOL_READS"
+        extra = {x for x in table - read if x not in {(s, k) for s in ALL_READ for k in ALL_READ[s]}}
+        assert not extra, f"memae.datasets.PROTOCOL_READS declares {sorted(extra)} for {role}, which it does not read"
 
 
 # --- the loaded settings are the files' values, nothing added -----------------------------------
