@@ -248,6 +248,9 @@ def _study_row(dataset: str, name: str, m: dict) -> dict:
                           if c["main"] != c["study"]],   # a shortening this profile already runs is none
             "rows": rows, "order_base": m["order_holds"]["base"], "order_study": m["order_holds"]["study"],
             "seeds": m["study"]["seeds"], "profile": m.get("profile"),
+            # epochs the study shortened both arms to (its delta is measured at that length)
+            "epochs": next((c["study"] for c in m["shortened"] if c["key"] == "train.epochs"
+                            and c["main"] != c["study"]), None),
             # were both arms computed by the checkout's code? (stale study arms are flagged like
             # stale main runs: memae.codedigest)
             "code": codedigest.check_arms(dataset, m)}
@@ -260,6 +263,7 @@ def _why(dataset: str, studies: list[dict], tables: list[dict], profile: str | N
     (its delta was measured at that profile's length, not at the main numbers')."""
     def name(s: dict) -> str:
         notes = ([] if profile is None or s.get("profile") in (None, profile) else [f"{s['profile']} profile"]) \
+            + ([f"{s['epochs']} epochs"] if s.get("epochs") is not None else []) \
             + (["stale code"] if s["code"]["state"] == "stale" else [])
         return s["name"] + (f" ({', '.join(notes)})" if notes else "")
     out = []

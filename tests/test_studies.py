@@ -231,3 +231,9 @@ def test_study_deltas_and_orderings_from_made_up_runs(pdir, tmp_path):
     why = what_moves(results, ["mnist"], tables)[0]["why"]
     assert "cosine (quick profile) (-0.2000)" in why[0]
     assert what_moves(results, ["mnist"], tables)[0]["studies"][0]["profile"] == "quick"
+
+    # A study that shortened the epochs of both arms: the paragraph names the length its delta is from.
+    m = json.loads(out.read_text())
+    m["shortened"] = [{"key": "train.epochs", "main": 100, "study": 20}]
+    out.write_text(json.dumps(m))
+    assert "cosine (quick profile, 20 epochs) (-0.2000)" in what_moves(results, ["mnist"], tables)[0]["why"][0]
