@@ -82,10 +82,14 @@ def _studies(results: Path, datasets: list[str]) -> list[str]:
     for ds in datasets:
         for f in sorted(Path(results, ds, "studies").glob("*/metrics.json")):
             m = load_study(f)
+            # a study that shortened the epochs of both arms: its delta is measured at that length
+            profile = m.get("profile", "?") + "".join(
+                f", {c['study']} epochs" for c in m.get("shortened") or []
+                if c["key"] == "train.epochs" and c["main"] != c["study"])
             for v, d in m["delta"].items():
                 if m["metric"] in d:
                     x = d[m["metric"]]
-                    rows.append(f"| {ds} ({m['metric']}) | {f.parent.name} | {m.get('profile', '?')} | "
+                    rows.append(f"| {ds} ({m['metric']}) | {f.parent.name} | {profile} | "
                                 f"{VARIANTS[v].label} | "
                                 f"{x['base']:.4f} | {x['study']:.4f} | {x['delta']:+.4f} |")
     return rows

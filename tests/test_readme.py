@@ -36,6 +36,22 @@ def test_every_number_in_the_readme_equals_the_tracked_mean():
             assert (ds, v, "f1" if ds == "kddcup99" else "auc") in seen, (ds, v)
 
 
+def test_a_study_that_shortened_the_epochs_says_so_in_its_rows():
+    """A study whose both arms ran fewer epochs than the main numbers (`shorten`) is read at that
+    length: its rows in the README name the epochs, from the tracked study file."""
+    import json
+    body = (REPO / "README.md").read_text().split(BEGIN)[1].split(END)[0]
+    for f in sorted((REPO / "results").glob("*/studies/*/metrics.json")):
+        m = json.loads(f.read_text())
+        epochs = [c["study"] for c in m.get("shortened") or [] if c["key"] == "train.epochs" and c["main"] != c["study"]]
+        rows = [r for r in body.splitlines() if r.startswith(f"| {f.parent.parent.parent.name} (") and
+                f"| {f.parent.name} |" in r]
+        assert rows, f"no README row for {f}"
+        for r in rows:
+            cell = r.split("|")[3].strip()
+            assert cell == f"{m['profile']}" + "".join(f", {e} epochs" for e in epochs), r
+
+
 def test_a_readme_without_markers_is_an_error(tmp_path):
     (tmp_path / "README.md").write_text("# no markers\n")
     with pytest.raises(ReadmeError, match="results section"):
