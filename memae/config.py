@@ -150,9 +150,12 @@ def load_params(dataset: str, profile: str, params_dir: str | Path = "params") -
     and ranges only."""
     doc, path = _dataset_doc(dataset, params_dir)
     doc.pop("studies", None)
+    overlays = doc.get("profiles") if isinstance(doc.get("profiles"), dict) else {}
     merged = _resolve(doc, DatasetParams, profile, path)
     if dataset in MODULES:
         _checked(path, validate, merged, DatasetParams, profile=profile)
+        for name, overlay in overlays.items():   # every overlay, as _resolve checks every overlay's keys
+            _unread(overlay or {}, dataset, path, f"profiles.{name}.", profile=profile)
         _unread(merged, dataset, path, profile=profile)
     else:
         _checked(path, check_partial, merged, DatasetParams, ranges=True, profile=profile)

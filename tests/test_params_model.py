@@ -147,18 +147,33 @@ def test_null_for_an_unread_setting_and_an_unread_setting_in_an_overlay_or_a_stu
     edit(pdir / "kddcup99.yaml", lambda d: d["eval"].update(anomaly_fraction=None))   # as the files write it
     assert load_params("kddcup99", "paper", pdir)["eval"]["anomaly_fraction"] is None
     edit(pdir / "mnist.yaml", lambda d: d["profiles"]["quick"].update(data={"clip_len": 8}))
-    assert "data.clip_len" in refused("mnist", "quick", pdir) and "(profile quick)" in refused("mnist", "quick", pdir)
+    assert "profiles.quick.data.clip_len is set" in refused("mnist", "quick", pdir)
+    assert "(profile quick)" in refused("mnist", "quick", pdir)
+    # every overlay is checked, whichever profile runs (as their keys and types are)
+    assert "profiles.quick.data.clip_len is set" in refused("mnist", "paper", pdir)
     edit(pdir / "kddcup99.yaml", lambda d: d["studies"]["cosine"]["set"].update(data={"frame_size": [8, 8]}))
     with pytest.raises(ParamsError, match=r"kddcup99\.yaml: studies\.cosine\.set\.data\.frame_size is set, "
                                           r"but kddcup99 \(protocol records\) does not read it"):
         load_studies("kddcup99", pdir)
+    edit(pdir / "cifar10.yaml", lambda d: d["studies"]["reimpl_net"]["shorten"].update(data={"clip_len": 4}))
+    with pytest.raises(ParamsError, match=r"studies\.reimpl_net\.shorten\.data\.clip_len is set"):
+        load_studies("cifar10", pdir)
+
+
+def test_a_dataset_like_another_is_held_to_its_own_protocol(pdir):
+    """cifar10_jpeg is `like: cifar10`: a key cifar10.yaml sets that no one-class dataset reads is
+    refused for cifar10 and for cifar10_jpeg alike."""
+    edit(pdir / "cifar10.yaml", lambda d: d["eval"].update(clip_error="mse"))
+    assert "eval.clip_error is set, but cifar10 " in refused("cifar10", "paper", pdir)
+    assert "eval.clip_error is set, but cifar10_jpeg " in refused("cifar10_jpeg", "paper", pdir)
 
 
 def test_the_table_of_read_settings_is_what_the_protocols_read():
     """memae.datasets.PROTOCOL_READS against the protocol modules' source: every `data`/`eval` key a
     protocol (or the sampling every protocol shares) reads is declared for it, and none is declared
     that it does not read."""
-    from memae.datasets import ALL_READ, PROTOCOL_READS
+    from memae.datasets import ALL_READ, PROTOCOL_READS, PROTOCOLS
+    assert set(PROTOCOL_READS) == set(PROTOCOLS)   # every protocol has its row
     pattern = re.compile(r'params\["(data|eval)"\](?:\["(\w+)"\]|\.get\("(\w+)")')
 
     def reads(*files):
