@@ -56,6 +56,9 @@ def test_smoke_repro_produces_every_dataset_and_the_report(project):
     for title in ("Table 1", "Table 2", "Table 3", "Ablation"):
         assert title in html
     assert (root / "data/smoke/raw/mnist/train-images-idx3-ubyte.gz").exists()
+    # each stage's Snakemake run printed what it trains and about how long (memae.estimate), for the
+    # smoke profile's one-job-per-dataset and chunked jobs alike, and never fell back to no estimate
+    assert "memae: this run trains" in out and "no time estimate" not in out, out[-3000:]
 
 
 def test_snakemake_agrees_nothing_is_left_to_do(project):

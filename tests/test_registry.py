@@ -274,10 +274,11 @@ def test_grouped_jobs_take_what_the_command_line_gives_train_and_evaluate(tmp_pa
     _copy_workflow(tmp_path)
     r = _dry_run(tmp_path, "--cores", "8", "--config", "profile=paper", "datasets=[mnist,kddcup99]",
                  "studies=[mnist:code256]", "--set-threads", "train=4", "evaluate=3", "train_study=5",
-                 "--set-resources", "train:slurm_partition=gpu", "evaluate:mem_mb=1234",
-                 "train_study:slurm_partition=gq", "train_group_kddcup99_1:slurm_partition=big")
+                 "--set-resources", "train:slurm_partition=gpu", "evaluate:mem_mb=1234", "train:runtime=60",
+                 "train_study:slurm_partition=gq", "train_group_kddcup99_1:slurm_partition=big",
+                 "train_group_kddcup99_2:runtime=7")
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
-    seen = {}
+    seen, runtimes = {}, {}
     for block in re.split(r"\n(?=rule )", r.stdout):
         name = re.match(rf"rule ({GPU_RULES}):", block)
         if name:
@@ -288,11 +289,17 @@ def test_grouped_jobs_take_what_the_command_line_gives_train_and_evaluate(tmp_pa
             threads = re.search(r"threads: (\d+)", block)   # not printed for one thread
             seen.setdefault(kind, set()).add((threads.group(1) if threads else "1",
                                               part.group(1) if part else None, mem, name.group(1)[-1]))
+            if kind == "train_group":
+                runtimes[name.group(1)] = int(re.search(r"\bruntime=(\d+)", res).group(1))
     assert set(seen) == {"train_group", "evaluate_group", "train_study_group", "evaluate_study_group"}, seen
     assert {(t, p) for t, p, _, _ in seen["train_group"]} == {("4", "gpu"), ("4", "big")}   # big: by name
     assert {(t, m) for t, _, m, _ in seen["evaluate_group"]} == {("3", "1234")}
     assert {(t, p) for t, p, _, _ in seen["train_study_group"]} == {("5", "gq")}
     assert {(t, p) for t, p, _, _ in seen["evaluate_study_group"]} == {("1", None)}   # nothing given
+    # train:runtime=60 is per run: a job of MNIST's 10 classes (a seed each) asks 600 min, one of
+    # KDDCUP99's 5 seeds 300; given to a job by name, 7, it wins
+    assert {v for k, v in runtimes.items() if k.startswith("train_group_mnist_")} == {600}
+    assert runtimes["train_group_kddcup99_0"] == 300 and runtimes["train_group_kddcup99_2"] == 7
 
 
 def test_a_registered_dataset_without_params_file_stops_the_workflow_naming_it(tmp_path):

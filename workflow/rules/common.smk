@@ -74,9 +74,8 @@ def gpus(wildcards, dataset=None):
     """The `gpu` a training or scoring job declares: one GPU under a cluster executor (--executor
     slurm), whose submit host rarely has a GPU; locally, where the run declares a GPU, one of its
     GPU_SLOTS slots, or all of them for a video dataset; else none. On a cluster without GPUs:
-    --set-resources with gpu=0 for train, evaluate, train_study, evaluate_study, train_group_*,
-    evaluate_group_*, train_study_group_*, evaluate_study_group_*, train_dataset_* and
-    evaluate_dataset_*."""
+    --set-resources with gpu=0 for train, evaluate, train_study and evaluate_study (the grouped
+    rules take theirs: like() below)."""
     ex = workflow.executor_plugin
     if ex is not None and not ex.common_settings.local_exec:
         return 1
@@ -85,17 +84,24 @@ def gpus(wildcards, dataset=None):
     ds = dataset or getattr(wildcards, "dataset", None)
     return GPU_SLOTS if ds in VIDEO_DATASETS else 1
 
-def like(rule_name, model):
+def like(rule_name, model, runs=1):
     """Give a generated rule (train_group_<ds>_<i>, evaluate_group_..., train_dataset_<ds>, ...) what
     --set-threads and --set-resources give the rule whose work it does (`model`: train, evaluate,
     train_study or evaluate_study), so that a cluster profile names those four only (README, "On a
-    SLURM cluster"); what they give the generated rule by its own name still wins."""
+    SLURM cluster"); a runtime given to the model is per run, and a job of `runs` runs does them one
+    after another, so it gets `runs` times as much. What is given to the generated rule by its own
+    name still wins. (Snakemake keeps these settings in private attributes: pinned 9.27.1, and
+    tests/test_registry.py fails if that changes.)"""
     rs, generated = workflow.resource_settings, workflow.get_rule(rule_name)
     own_threads = rs._parsed_overwrite_threads.get(rule_name)
     threads = rs._parsed_overwrite_threads.get(model)
     if threads is not None and own_threads is None:
         generated.resources["_cores"] = threads
-    generated.resources.update(rs._parsed_overwrite_resources.get(model, {}))
+    given = rs._parsed_overwrite_resources.get(model, {})
+    generated.resources.update(given)
+    runtime = given.get("runtime")
+    if runtime is not None and isinstance(runtime.value, (int, float)):
+        generated.resources["runtime"] = runtime.value * runs
     generated.resources.update(rs._parsed_overwrite_resources.get(rule_name, {}))
 
 

@@ -257,8 +257,8 @@ for _ds, _chunks in STUDY_CHUNKS.items():
 
         workflow.ruleorder(f"train_study_group_{_ds}_{_j}", "train_study")
         workflow.ruleorder(f"evaluate_study_group_{_ds}_{_j}", "evaluate_study")
-        like(f"train_study_group_{_ds}_{_j}", "train_study")
-        like(f"evaluate_study_group_{_ds}_{_j}", "evaluate_study")
+        like(f"train_study_group_{_ds}_{_j}", "train_study", len(_chunk[0]) * len(_chunk[1]))
+        like(f"evaluate_study_group_{_ds}_{_j}", "evaluate_study", len(_chunk[0]) * len(_chunk[1]))
 
 
 rule study:

@@ -148,8 +148,8 @@ for _ds in GROUPED:
 
         workflow.ruleorder(f"train_group_{_ds}_{_i}", "train")
         workflow.ruleorder(f"evaluate_group_{_ds}_{_i}", "evaluate")
-        like(f"train_group_{_ds}_{_i}", "train")
-        like(f"evaluate_group_{_ds}_{_i}", "evaluate")
+        like(f"train_group_{_ds}_{_i}", "train", len(_chunk[0]) * len(_chunk[1]))
+        like(f"evaluate_group_{_ds}_{_i}", "evaluate", len(_chunk[0]) * len(_chunk[1]))
 
 
 # one_job_per_dataset: every main run of the dataset (variants x splits x seeds, the sweep points
@@ -222,8 +222,8 @@ for _ds in ONE_JOB:
 
     workflow.ruleorder(f"train_dataset_{_ds}", "train")
     workflow.ruleorder(f"evaluate_dataset_{_ds}", "evaluate")
-    like(f"train_dataset_{_ds}", "train")
-    like(f"evaluate_dataset_{_ds}", "evaluate")
+    like(f"train_dataset_{_ds}", "train", len(runs(_ds)))
+    like(f"evaluate_dataset_{_ds}", "evaluate", len(runs(_ds)))
 
 
 rule evaluate:
