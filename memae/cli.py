@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .datasets import SPECS
+from .fastexit import skip_exit_collections
 
 DATASETS = tuple(SPECS)   # the registry's datasets (memae.datasets)
 FETCHED = tuple(name for name, s in SPECS.items() if s.files)   # those with files to fetch
@@ -385,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_exit_collections()   # about 0.35 s per job that imported torch (memae/fastexit.py)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
