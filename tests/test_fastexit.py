@@ -16,30 +16,30 @@ atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))
 """
 
 
-def run(code: str, tmp_path: Path) -> str:
+def run(code: str) -> str:
     r = subprocess.run([sys.executable, "-c", PROBE + code], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr
     return r.stdout
 
 
-def test_without_the_handler_nothing_is_frozen(tmp_path):
-    assert "frozen at exit: False" in run("", tmp_path)
+def test_without_the_handler_nothing_is_frozen():
+    assert "frozen at exit: False" in run("")
 
 
-def test_the_handler_freezes_once(tmp_path):
+def test_the_handler_freezes_once():
     out = run("import atexit\n"
               "from memae.fastexit import skip_exit_collections\n"
               "n = atexit._ncallbacks()\n"
               "skip_exit_collections(); skip_exit_collections()\n"
-              "print('handlers added:', atexit._ncallbacks() - n)\n", tmp_path)
+              "print('handlers added:', atexit._ncallbacks() - n)\n")
     assert "handlers added: 1" in out
     assert "frozen at exit: True" in out
 
 
-def test_the_cli_registers_it(tmp_path):
+def test_the_cli_registers_it():
     out = run("from memae.cli import main\n"
-              "main(['params', 'mnist', '--format', 'json'])\n", tmp_path)
+              "main(['params', 'mnist', '--format', 'json'])\n")
     assert '"protocol"' in out          # the command ran and printed the params
     assert "frozen at exit: True" in out
 
@@ -51,19 +51,30 @@ def test_an_unclosed_file_held_by_a_global_is_still_written(tmp_path):
     run("from memae.fastexit import skip_exit_collections\n"
         "skip_exit_collections()\n"
         f"f = open({str(path)!r}, 'w')\n"
-        "f.write('x' * 100)\n", tmp_path)
+        "f.write('x' * 100)\n")
     assert path.read_text() == "x" * 100
 
 
-def test_the_snakefile_registers_it(tmp_path):
-    """Parsing the workflow (what every Snakemake call does) freezes what it built and registers
-    the exit handler."""
-    out = run("import sys, gc\n"
+def test_the_snakefile_freezes_after_parsing_and_at_exit():
+    """Parsing the workflow (what every Snakemake call does) freezes what it built, and registers
+    the exit handler, which freezes again at exit: two calls of gc.freeze, one of them at exit."""
+    out = run("import sys, gc, atexit\n"
+              "calls = []\n"
+              "_freeze = gc.freeze\n"
+              "def counted():\n"
+              "    calls.append('exit' if exiting else 'parse')\n"
+              "    _freeze()\n"
+              "gc.freeze = counted\n"
+              "exiting = False\n"
+              "atexit.register(lambda: print('freeze calls:', calls))\n"
               "import snakemake.cli\n"
               "sys.argv = ['snakemake', '--list-rules']\n"
               "try:\n"
               "    snakemake.cli.main()\n"
               "except SystemExit as e:\n"
-              "    assert not e.code, e.code\n", tmp_path)
+              "    assert not e.code, e.code\n"
+              "finally:\n"
+              "    exiting = True\n")
     assert "aggregate" in out            # the rules were listed: the Snakefile was parsed
+    assert "freeze calls: ['parse', 'exit']" in out
     assert "frozen at exit: True" in out
