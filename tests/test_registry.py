@@ -325,6 +325,34 @@ def test_a_target_of_a_dataset_the_profile_does_not_run_says_how_to_select_it(tm
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
 
 
+def test_a_study_target_the_run_does_not_select_says_how_to_select_it(tmp_path):
+    # a study's summary target: its rule's input named the study's runs through a KeyError or a
+    # StopIteration when the study was not selected
+    _copy_workflow(tmp_path)
+    cases = [
+        (["results/mnist/studies/code256/metrics.json", "--config", "profile=quick"],   # quick: no study
+         ["study 'code256' of mnist is not selected", "--config 'studies=[mnist:code256]'"]),
+        (["results/mnist/studies/gcn/metrics.json", "--config", "profile=quick", "studies=[mnist:code256]"],
+         ["study 'gcn' of mnist is not selected", "selects: code256", "'studies=[mnist:gcn]'"]),
+        (["results/mnist/studies/nosuch/metrics.json", "--config", "profile=quick", "studies=[mnist:code256]"],
+         ["params/mnist.yaml declares no study 'nosuch'", "code1024"]),
+        (["results/mnist/studies/code256/metrics.json", "--config", "profile=quick", "datasets=[kddcup99]"],
+         ["profile 'quick' does not run", "--config 'datasets=[mnist]' 'studies=[mnist:code256]'"]),
+        (["results/mnsit/studies/code256/metrics.json", "--config", "profile=quick"],
+         ["'mnsit', which does not exist"]),
+    ]
+    for args, says in cases:
+        r = _dry_run(tmp_path, *args)
+        out = r.stdout + r.stderr
+        assert r.returncode != 0, out[-3000:]
+        for s in says:
+            assert s in out, (s, out[-3000:])
+        assert "KeyError" not in out and "StopIteration" not in out
+    r = _dry_run(tmp_path, "results/mnist/studies/code256/metrics.json", "--config", "profile=quick",
+                 "studies=[mnist:code256]")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+
+
 # --- dvc.yaml -------------------------------------------------------------------------------------
 
 def test_the_committed_dvc_yaml_is_the_one_make_dvc_writes():

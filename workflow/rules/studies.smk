@@ -261,9 +261,31 @@ for _ds, _chunks in STUDY_CHUNKS.items():
         like(f"evaluate_study_group_{_ds}_{_j}", "evaluate_study", len(_chunk[0]) * len(_chunk[1]))
 
 
+def selected_study(ds, study):
+    """`study`, when it is a selected study of a dataset the run selects; else an error that says
+    what to select (Snakemake shows it under the target's rule) instead of a KeyError."""
+    if study in STUDIES.get(ds, []):
+        return study
+    where = study_path(RESULTS, ds, study)
+    if ds not in ALL_DATASETS:
+        raise ValueError(f"{where}: names dataset {ds!r}, which does not exist: the datasets are "
+                         f"{', '.join(ALL_DATASETS)} (memae/datasets.py)")
+    if ds not in DATASETS:
+        raise ValueError(f"{where}: needs dataset {ds!r}, which profile {PROFILE!r} does not run: select "
+                         f"it and the study with --config 'datasets=[{ds}]' 'studies=[{ds}:{study}]'; "
+                         f"this profile runs {', '.join(DATASETS)}")
+    declared = load_studies(ds)
+    if study not in declared:
+        raise ValueError(f"{where}: params/{ds}.yaml declares no study {study!r} (declared: "
+                         f"{', '.join(declared) or 'none'})")
+    raise ValueError(f"{where}: study {study!r} of {ds} is not selected (profile {PROFILE!r} selects: "
+                     f"{', '.join(STUDIES.get(ds, [])) or 'none'}): select it with --config "
+                     f"'studies=[{ds}:{study}]' (or params/pipeline.yaml `studies`)")
+
+
 rule study:
     input:
-        study=lambda w: tag_runs(w.dataset, w.study, "metrics.json"),
+        study=lambda w: tag_runs(w.dataset, selected_study(w.dataset, w.study), "metrics.json"),
         base=lambda w: base_runs(w.dataset, w.study, "metrics.json"),
     output:
         str(study_path(RESULTS, "{dataset}", "{study}")),
