@@ -77,15 +77,14 @@ def section(results: Path, params_dir: Path) -> str:
 
 def _studies(results: Path, datasets: list[str]) -> list[str]:
     from .report import load_study
+    from .results import shortened_epochs
     from .variants import VARIANTS
     rows = []
     for ds in datasets:
         for f in sorted(Path(results, ds, "studies").glob("*/metrics.json")):
             m = load_study(f)
-            # a study that shortened the epochs of both arms: its delta is measured at that length
-            profile = m.get("profile", "?") + "".join(
-                f", {c['study']} epochs" for c in m.get("shortened") or []
-                if c["key"] == "train.epochs" and c["main"] != c["study"])
+            epochs = shortened_epochs(m)   # its delta is measured at that length
+            profile = m.get("profile", "?") + (f", {epochs} epochs" if epochs is not None else "")
             for v, d in m["delta"].items():
                 if m["metric"] in d:
                     x = d[m["metric"]]

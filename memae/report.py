@@ -248,9 +248,7 @@ def _study_row(dataset: str, name: str, m: dict) -> dict:
                           if c["main"] != c["study"]],   # a shortening this profile already runs is none
             "rows": rows, "order_base": m["order_holds"]["base"], "order_study": m["order_holds"]["study"],
             "seeds": m["study"]["seeds"], "profile": m.get("profile"),
-            # epochs the study shortened both arms to (its delta is measured at that length)
-            "epochs": next((c["study"] for c in m["shortened"] if c["key"] == "train.epochs"
-                            and c["main"] != c["study"]), None),
+            "epochs": results_file.shortened_epochs(m),
             # were both arms computed by the checkout's code? (stale study arms are flagged like
             # stale main runs: memae.codedigest)
             "code": codedigest.check_arms(dataset, m)}

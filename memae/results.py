@@ -144,6 +144,13 @@ def read_study(path: Path) -> dict:
     return m
 
 
+def shortened_epochs(study: dict) -> int | None:
+    """The epochs a study's `shorten` ran both arms at, when it changed them (its deltas were
+    measured at that length, not at the main numbers'); None when the arms ran the main epochs."""
+    return next((c["study"] for c in study.get("shortened") or []
+                 if c["key"] == "train.epochs" and c["main"] != c["study"]), None)
+
+
 def not_run(dataset: str, profile: str, reason: str) -> dict:
     """The metrics file of a dataset that did not run, saying why."""
     return {"dataset": dataset, "profile": profile, "status": "not run", "reason": reason, "variants": {}}

@@ -139,3 +139,13 @@ def test_an_aggregate_of_some_variants_reads_only_those_and_the_others_show_as_n
     page = html.read_text()
     assert "(partial: variants memae of the profile's ae, memae_nonspar, memae)" in page
     assert "variant ae has not run on every split of the cifar10 profile yet" in page
+
+
+def test_shortened_epochs_names_only_a_changed_length():
+    from memae.results import shortened_epochs
+    shortened = lambda *cs: {"shortened": [dict(zip(("key", "main", "study"), c)) for c in cs]}
+    assert shortened_epochs(shortened(("protocol.seeds", [0, 1, 2], [0]), ("train.epochs", 100, 20))) == 20
+    # a shortening the running profile already has (quick: 10 epochs both ways) changes no length
+    assert shortened_epochs(shortened(("train.epochs", 10, 10))) is None
+    assert shortened_epochs(shortened(("protocol.seeds", [0, 1, 2], [0]))) is None
+    assert shortened_epochs({"shortened": []}) is None

@@ -29,16 +29,25 @@ for _ds in DATASETS:
             " --profile {PROFILE:q} 2> {log:q}"
 
 
+def unselected_dataset(ds, also=""):
+    """Why a target of dataset `ds` cannot run (it does not exist, or this run does not select it),
+    and how to select it (`also`: more --config to give with it); None when it runs."""
+    if ds not in ALL_DATASETS:
+        return (f"a target names dataset {ds!r}, which does not exist: the datasets are"
+                f" {', '.join(ALL_DATASETS)} (memae/datasets.py)")
+    if ds not in DATASETS:
+        return (f"a target needs dataset {ds!r}, which profile {PROFILE!r} does not run: select it with"
+                f" --config 'datasets=[{ds}]'{also} (or params/pipeline.yaml `datasets`); this profile"
+                f" runs {', '.join(DATASETS)}")
+    return None
+
+
 def selected_stamps(w):
     """prepare's inputs; a run asked for of a dataset this profile does not select has no fetch
     rule: say so and how to select it, instead of Snakemake's missing-input error."""
-    if w.dataset not in ALL_DATASETS:
-        raise ValueError(f"a target names dataset {w.dataset!r}, which does not exist: the datasets are"
-                         f" {', '.join(ALL_DATASETS)} (memae/datasets.py)")
-    if w.dataset not in DATASETS:
-        raise ValueError(f"a target needs dataset {w.dataset!r}, which profile {PROFILE!r} does not run:"
-                         f" select it with --config 'datasets=[{w.dataset}]' (or params/pipeline.yaml"
-                         f" `datasets`); this profile runs {', '.join(DATASETS)}")
+    why = unselected_dataset(w.dataset)
+    if why:
+        raise ValueError(why)
     return verified_stamps(w.dataset)
 
 

@@ -267,13 +267,9 @@ def selected_study(ds, study):
     if study in STUDIES.get(ds, []):
         return study
     where = study_path(RESULTS, ds, study)
-    if ds not in ALL_DATASETS:
-        raise ValueError(f"{where}: names dataset {ds!r}, which does not exist: the datasets are "
-                         f"{', '.join(ALL_DATASETS)} (memae/datasets.py)")
-    if ds not in DATASETS:
-        raise ValueError(f"{where}: needs dataset {ds!r}, which profile {PROFILE!r} does not run: select "
-                         f"it and the study with --config 'datasets=[{ds}]' 'studies=[{ds}:{study}]'; "
-                         f"this profile runs {', '.join(DATASETS)}")
+    why = unselected_dataset(ds, f" 'studies=[{ds}:{study}]'")   # data.smk
+    if why:
+        raise ValueError(f"{where}: {why}")
     declared = load_studies(ds)
     if study not in declared:
         raise ValueError(f"{where}: params/{ds}.yaml declares no study {study!r} (declared: "
